@@ -1,0 +1,5 @@
+"""``python -m ftpush`` runs the command line."""
+
+from ftpush.cli import run
+
+run()

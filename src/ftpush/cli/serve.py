@@ -1,0 +1,121 @@
+"""``ftpush serve``: every server of ftpush in one process, until SIGINT/SIGTERM.
+
+A service is anything with ``name``, ``endpoints``, ``async start()`` and
+``async stop()``; the supervisor starts them in order, prints where each
+listens, waits for a signal (or a service failing) and stops them in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Protocol
+
+import click
+
+from ftpush import __version__, datadir, logs
+from ftpush.cli.context import CliContext, pass_cli
+from ftpush.config import Settings
+from ftpush.storage import Database
+from ftpush.web import create_app
+from ftpush.web.server import WebServer
+
+log = logging.getLogger("ftpush.serve")
+
+
+class Service(Protocol):
+    name: str
+
+    @property
+    def endpoints(self) -> list[str]: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def with_overrides(
+    settings: Settings,
+    host: str | None,
+    http_port: int | None,
+    sftp_port: int | None,
+    ftp_port: int | None,
+) -> Settings:
+    """Apply ``serve``'s flags on top of the loaded settings."""
+
+    def section(current: object, **changes: object) -> object:
+        values = {k: v for k, v in changes.items() if v is not None}
+        return current.model_copy(update=values) if values else current  # type: ignore[attr-defined]
+
+    return settings.model_copy(
+        update={
+            "web": section(settings.web, host=host, port=http_port),
+            "sftp": section(settings.sftp, host=host, port=sftp_port),
+            "ftp": section(settings.ftp, host=host, port=ftp_port),
+        }
+    )
+
+
+async def supervise(services: list[Service], banner: list[str]) -> None:
+    """Start ``services``, print the banner and endpoints, run until told to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started: list[Service] = []
+    try:
+        for service in services:
+            await service.start()
+            started.append(service)
+        for line in banner:
+            click.echo(line)
+        for service in started:
+            for endpoint in service.endpoints:
+                click.echo(f"  {service.name:<8} {endpoint}")
+        click.echo("ready; press Ctrl-C to stop", err=False)
+        await stop.wait()
+        click.echo("stopping...")
+    finally:
+        for service in reversed(started):
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("stopping %s failed", service.name)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    click.echo("stopped")
+
+
+@click.command("serve")
+@click.option("--host", help="Address every server binds (default 127.0.0.1).")
+@click.option("--http-port", type=click.IntRange(0, 65535), help="Web port (default 8080).")
+@click.option("--sftp-port", type=click.IntRange(0, 65535), help="SFTP port (default 2222).")
+@click.option("--ftp-port", type=click.IntRange(0, 65535), help="FTP/FTPS port (default 2121).")
+@pass_cli
+def command(
+    obj: CliContext,
+    host: str | None,
+    http_port: int | None,
+    sftp_port: int | None,
+    ftp_port: int | None,
+) -> None:
+    """Run ftpush: web app and API (file servers and workers join as they are built)."""
+    settings = with_overrides(obj.settings, host, http_port, sftp_port, ftp_port)
+    logs.configure(settings.log_level)
+    info = datadir.prepare(settings)
+    db = Database.open(settings)
+    try:
+        services: list[Service] = [
+            WebServer(create_app(settings, db=db), settings.web.host, settings.web.port),
+        ]
+        banner = [
+            f"ftpush {__version__} ({settings.profile} profile)",
+            f"  data     {info.root}",
+            f"  database {db.dialect}",
+            f"  ssh host key {info.ssh_host_public.split()[0]} in {info.ssh_host_key}",
+            f"  tls certificate {info.tls_cert}",
+        ]
+        asyncio.run(supervise(services, banner))
+    finally:
+        db.close()

@@ -1,0 +1,1 @@
+"""Task-queue wiring and the nightly schedule; thin wrappers over pipeline and reports."""

@@ -1,0 +1,1 @@
+"""The use cases: process a file, send a campaign, apply profile rows."""

@@ -1,0 +1,1 @@
+"""Profile attribute schema and typed coercion."""

@@ -1,0 +1,1 @@
+"""Clients for customers' servers (SFTP, FTPS, FTP) behind one protocol."""

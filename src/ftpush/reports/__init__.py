@@ -1,0 +1,1 @@
+"""Report builders, file naming, xlsx/csv writers, delivery."""

@@ -1,0 +1,54 @@
+"""``create_app(settings)``: the FastAPI application, built on demand, never at import.
+
+Example::
+
+    >>> app = create_app(settings, db=db)   # doctest: +SKIP
+    >>> # uvicorn.run(app) -- or ftpush.web.server.WebServer
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from ftpush import __version__
+from ftpush.config import Settings
+from ftpush.storage import Database
+from ftpush.storage.database import ping
+
+
+def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
+    """Build the web application; opens its own database when none is given."""
+    owned = db is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database.open(settings) if owned else db
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.db.close()
+
+    app = FastAPI(
+        title="ftpush",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
+    def healthz() -> JSONResponse:
+        healthy = ping(app.state.db)
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", "database": "ok" if healthy else "down"},
+            status_code=200 if healthy else 503,
+        )
+
+    return app
