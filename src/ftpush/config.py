@@ -312,7 +312,10 @@ def _env_tree(environ: Mapping[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG":
             continue
         path = name[len(ENV_PREFIX) :].lower().split("__")
-        if not all(path):
+        # Other tools share the prefix (FTPUSH_TEST_DATABASE_URL, FTPUSH_CONFIG): only
+        # variables naming a known section or field are ours. Inside a section an
+        # unknown key is an error (a typo must not be silently ignored).
+        if not all(path) or path[0] not in Settings.model_fields:
             continue
         node = tree
         for part in path[:-1]:

@@ -15,6 +15,8 @@ from collections.abc import Generator
 import uvicorn
 from fastapi import FastAPI
 
+from ftpush.errors import ConfigError
+
 
 class _QuietServer(uvicorn.Server):
     @contextlib.contextmanager
@@ -40,7 +42,13 @@ class WebServer:
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
+        try:
+            sock.bind((self._host, self._port))
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(
+                f"the web server cannot listen on {self._host}:{self._port}: {exc.strerror}"
+            ) from None
         sock.listen(256)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
