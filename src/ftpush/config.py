@@ -407,6 +407,14 @@ def describe_settings(settings: Settings) -> dict[str, Any]:
     return data
 
 
+def _show_default(value: Any) -> str:
+    if value is None:
+        return "(empty)"
+    if isinstance(value, Path | str):
+        return str(value)
+    return json.dumps(value)
+
+
 def field_docs(model: type[BaseModel] = Settings, prefix: str = "") -> list[tuple[str, str, str]]:
     """(dotted name, default, description) of every setting, for the docs."""
     rows: list[tuple[str, str, str]] = []
@@ -416,5 +424,5 @@ def field_docs(model: type[BaseModel] = Settings, prefix: str = "") -> list[tupl
             rows.extend(field_docs(annotation, f"{prefix}{name}."))
             continue
         default = info.get_default(call_default_factory=True)
-        rows.append((f"{prefix}{name}", repr(default), info.description or ""))
+        rows.append((f"{prefix}{name}", _show_default(default), info.description or ""))
     return rows

@@ -132,3 +132,12 @@ def test_every_setting_is_documented() -> None:
     missing = [name for name, _default, doc in rows if not doc.strip()]
     assert not missing
     assert any(name == "database.url" for name, _, _ in rows)
+
+
+def test_configuration_reference_is_current() -> None:
+    from ftpush.cli.config_cmd import settings_reference
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+    assert doc.read_text(encoding="utf-8") == settings_reference(), (
+        "docs/configuration.md is stale: run `ftpush config docs > docs/configuration.md`"
+    )

@@ -142,7 +142,7 @@ def test_config_show_masks_secrets(ftpush: Ftpush, monkeypatch: pytest.MonkeyPat
     assert secret not in text
     assert "smtp-secret" not in text
     assert "[web]" in text
-    assert "database.url" in ftpush("config", "show", "--docs").out
+    assert "FTPUSH_DATABASE__URL" in ftpush("config", "docs").out
 
 
 def test_config_errors_are_one_line(ftpush: Ftpush, monkeypatch: pytest.MonkeyPatch) -> None:
