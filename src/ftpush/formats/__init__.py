@@ -1,0 +1,1 @@
+"""Pure streaming parsers and writers of the customer file formats."""
