@@ -7,8 +7,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Debian packages the test suite drives as real peers (clients and reference servers).
+TEST_DEBS ?= openssh-client openssh-server vsftpd curl
 
-.PHONY: help serve test check lint format typecheck layers install clean
+.PHONY: help serve test check lint format typecheck layers install clean system-deps
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,7 +26,15 @@ install: $(STAMP) ## Create .venv and install ftpush with its development tools
 serve: install ## Set up and run the whole system on embedded defaults (SQLite, local files)
 	$(BIN)/ftpush serve
 
-test: install ## Set up and run the whole test suite
+system-deps: ## Install the Debian packages the tests use as real peers (needs root)
+	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: install system-deps ## Set up and run the whole test suite
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 check: install lint typecheck layers ## Quality gates: ruff lint + format, mypy strict, import layers
