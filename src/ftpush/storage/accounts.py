@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from ftpush.models import parse_cidr, validate_username
 from ftpush.storage._util import unique_or_conflict
 from ftpush.storage.apps import get_app
 from ftpush.storage.tables import App, FtpAccount, FtpAccountKey, FtpAccountNetwork
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -148,3 +151,66 @@ def _view(session: Session, app: App, account: FtpAccount) -> AccountView:
         networks=networks_of(session, account.id),
         ssh_keys=list(fingerprints),
     )
+
+
+@dataclass(frozen=True)
+class LoginRecord:
+    """What a login check needs about an account, read in one go."""
+
+    account_id: int
+    username: str
+    password_hash: str
+    enabled: bool
+    require_checksum: bool
+    app_id: int
+    app_key: str
+    app_ftp_enabled: bool
+    networks: list[IpNetwork]
+    key_fingerprints: list[str]
+
+
+def login_record(session: Session, username: str) -> LoginRecord | None:
+    """The account ``username`` with its app, networks and keys; None if unknown."""
+    row = session.execute(
+        select(FtpAccount, App)
+        .join(App, App.id == FtpAccount.app_id)
+        .where(FtpAccount.username == username)
+    ).first()
+    if row is None:
+        return None
+    account, app = row
+    fingerprints = session.scalars(
+        select(FtpAccountKey.fingerprint).where(FtpAccountKey.account_id == account.id)
+    )
+    return LoginRecord(
+        account_id=account.id,
+        username=account.username,
+        password_hash=account.password_hash,
+        enabled=account.enabled,
+        require_checksum=account.require_checksum,
+        app_id=app.id,
+        app_key=app.key,
+        app_ftp_enabled=app.ftp_enabled,
+        networks=[ipaddress.ip_network(c) for c in networks_of(session, account.id)],
+        key_fingerprints=list(fingerprints),
+    )
+
+
+def all_login_networks(session: Session) -> list[str]:
+    """Every CIDR that some enabled account of an app with its offer on may log in from."""
+    rows = session.scalars(
+        select(FtpAccountNetwork.cidr)
+        .join(FtpAccount, FtpAccount.id == FtpAccountNetwork.account_id)
+        .join(App, App.id == FtpAccount.app_id)
+        .where(FtpAccount.enabled.is_(True), App.ftp_enabled.is_(True))
+        .distinct()
+    )
+    return list(rows)
+
+
+def set_enabled(session: Session, username: str, enabled: bool) -> None:
+    get_account(session, username).enabled = enabled
+
+
+def set_require_checksum(session: Session, username: str, required: bool) -> None:
+    get_account(session, username).require_checksum = required

@@ -110,6 +110,8 @@ class FtpAccount(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Hold every upload until its NAME.sha256 sidecar arrives, then verify it.
+    require_checksum: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = _created()
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
@@ -315,7 +317,10 @@ class ImportFile(Base):
     source: Mapped[ImportSource] = mapped_column(enum_column(ImportSource, "import_source"))
     received_by: Mapped[str | None] = mapped_column(String(255))  # account, key prefix, user
     remote_addr: Mapped[str | None] = mapped_column(String(64))
-    spool_path: Mapped[str | None] = mapped_column(String(1000))
+    folder: Mapped[str] = mapped_column(String(64), default="")  # "", "Profile", "validate"...
+    # Where the content sits while it is processed (relative to the data directory); unique,
+    # so a restart that finds a spooled file records it at most once.
+    spool_path: Mapped[str | None] = mapped_column(String(1000), unique=True)
     forced: Mapped[bool] = mapped_column(Boolean, default=False)  # operator-forced reprocess
     lines_total: Mapped[int] = mapped_column(Integer, default=0)
     accepted: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-26 23:31:28.186668
+Create Date: 2026-11-26 23:48:45.288057
 """
 
 from __future__ import annotations
@@ -177,6 +177,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("require_checksum", sa.Boolean(), nullable=False),
         sa.Column("created_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("last_login_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
@@ -243,6 +244,7 @@ def upgrade() -> None:
         ),
         sa.Column("received_by", sa.String(length=255), nullable=True),
         sa.Column("remote_addr", sa.String(length=64), nullable=True),
+        sa.Column("folder", sa.String(length=64), nullable=False),
         sa.Column("spool_path", sa.String(length=1000), nullable=True),
         sa.Column("forced", sa.Boolean(), nullable=False),
         sa.Column("lines_total", sa.Integer(), nullable=False),
@@ -268,6 +270,7 @@ def upgrade() -> None:
             ["app_id"], ["apps.id"], name=op.f("fk_import_files_app_id_apps"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_files")),
+        sa.UniqueConstraint("spool_path", name=op.f("uq_import_files_spool_path")),
     )
     with op.batch_alter_table("import_files", schema=None) as batch_op:
         batch_op.create_index(

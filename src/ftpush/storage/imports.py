@@ -1,0 +1,161 @@
+"""Import files: recording what arrived, duplicate detection, history.
+
+A file is recorded once: ``spool_path`` is unique, so a restart that finds a
+spooled file it had already recorded gets the existing row back. Duplicate
+detection (SPEC §2) is serialised per (app, content) so two uploads of the
+same bytes at the same moment cannot both be processed.
+
+Example::
+
+    >>> rec = record_import(session, NewImport(app_id=1, name="push.csv", ...))  # doctest: +SKIP
+    >>> rec.duplicate_of is None
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from ftpush.errors import NotFound
+from ftpush.models import ImportKind, ImportSource, ImportStatus
+from ftpush.storage.apps import get_app
+from ftpush.storage.tables import ImportFile
+from ftpush.storage.types import utcnow
+
+# A file whose content equals one of these (same app, within the window) is a duplicate.
+# Files still in flight count too: otherwise a client retrying quickly would be sent twice.
+COUNTS_FOR_DUPLICATES = (
+    ImportStatus.RECEIVED,
+    ImportStatus.PROCESSING,
+    ImportStatus.DONE,
+    ImportStatus.PARTIAL,
+)
+
+
+@dataclass(frozen=True)
+class NewImport:
+    """Everything known about a file when it is handed over."""
+
+    app_id: int
+    name: str
+    folder: str
+    kind: ImportKind
+    dry_run: bool
+    sha256: str
+    size: int
+    source: ImportSource
+    received_by: str | None
+    remote_addr: str | None
+    spool_path: str | None
+    status: ImportStatus = ImportStatus.RECEIVED
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The recorded row; ``duplicate_of`` is set when it was found to be a duplicate."""
+
+    import_file: ImportFile
+    duplicate_of: ImportFile | None
+    created: bool
+
+
+def _lock_content(session: Session, app_id: int, sha256: str) -> None:
+    # SQLite transactions already hold the database write lock (BEGIN IMMEDIATE);
+    # PostgreSQL needs an explicit lock so two sessions cannot both miss each other.
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(sha256[:16]), "big", signed=True) ^ app_id
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def find_duplicate(
+    session: Session, app_id: int, sha256: str, window_days: int, now: dt.datetime
+) -> ImportFile | None:
+    """The earlier file of this app with the same content that makes this one a duplicate."""
+    return session.scalar(
+        select(ImportFile)
+        .where(
+            ImportFile.app_id == app_id,
+            ImportFile.sha256 == sha256,
+            ImportFile.dry_run.is_(False),
+            ImportFile.status.in_(COUNTS_FOR_DUPLICATES),
+            ImportFile.received_at >= now - dt.timedelta(days=window_days),
+        )
+        .order_by(ImportFile.id)
+        .limit(1)
+    )
+
+
+def record_import(
+    session: Session, new: NewImport, *, window_days: int = 30, now: dt.datetime | None = None
+) -> Recorded:
+    """Record a received file once, marking it ``duplicate`` when its content was seen."""
+    if new.spool_path is not None:
+        existing = session.scalar(select(ImportFile).where(ImportFile.spool_path == new.spool_path))
+        if existing is not None:
+            return Recorded(existing, None, created=False)
+    now = now or utcnow()
+    status, duplicate = new.status, None
+    if status is ImportStatus.RECEIVED and not new.dry_run:
+        _lock_content(session, new.app_id, new.sha256)
+        duplicate = find_duplicate(session, new.app_id, new.sha256, window_days, now)
+        if duplicate is not None:
+            status = ImportStatus.DUPLICATE
+    row = ImportFile(
+        app_id=new.app_id,
+        name=new.name,
+        folder=new.folder,
+        kind=new.kind,
+        dry_run=new.dry_run,
+        sha256=new.sha256,
+        size=new.size,
+        source=new.source,
+        received_by=new.received_by,
+        remote_addr=new.remote_addr,
+        spool_path=new.spool_path,
+        status=status,
+        error_code=new.error_code if duplicate is None else "duplicate",
+        error_message=new.error_message
+        if duplicate is None
+        else f"same content as import {duplicate.id} ({duplicate.name}) received "
+        f"{duplicate.received_at:%Y-%m-%d %H:%M} UTC",
+        received_at=now,
+        finished_at=None if status is ImportStatus.RECEIVED else now,
+        counts={},
+    )
+    session.add(row)
+    session.flush()
+    return Recorded(row, duplicate, created=True)
+
+
+def get_import(session: Session, import_id: int, app_id: int | None = None) -> ImportFile:
+    """One import file; with ``app_id`` it must belong to that app (tenancy)."""
+    row = session.get(ImportFile, import_id)
+    if row is None or (app_id is not None and row.app_id != app_id):
+        raise NotFound(f"import {import_id} does not exist")
+    return row
+
+
+def list_imports(
+    session: Session, app_key: str, *, limit: int = 50, before_id: int | None = None
+) -> Sequence[ImportFile]:
+    """Newest first; ``before_id`` is the cursor of the next page."""
+    app = get_app(session, app_key)
+    query = select(ImportFile).where(ImportFile.app_id == app.id)
+    if before_id is not None:
+        query = query.where(ImportFile.id < before_id)
+    return session.scalars(query.order_by(ImportFile.id.desc()).limit(limit)).all()
+
+
+def recorded_spool_paths(session: Session, paths: Sequence[str]) -> set[str]:
+    """Which of these spool paths already have a row (start-up recovery)."""
+    if not paths:
+        return set()
+    rows = session.scalars(select(ImportFile.spool_path).where(ImportFile.spool_path.in_(paths)))
+    return {p for p in rows if p is not None}
