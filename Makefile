@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Debian packages the test suite drives as real peers (clients and reference servers).
 TEST_DEBS ?= openssh-client openssh-server vsftpd curl
 
-.PHONY: help serve test check lint format typecheck layers install clean system-deps
+.PHONY: help serve test check lint format typecheck layers install clean system-deps migration
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,18 +40,21 @@ test: install system-deps ## Set up and run the whole test suite
 check: install lint typecheck layers ## Quality gates: ruff lint + format, mypy strict, import layers
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 format: install ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench scripts
+	$(BIN)/ruff format src tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy
 
 layers: install
 	$(BIN)/lint-imports
+
+migration: install ## New Alembic revision from the models: make migration MSG="what changed"
+	$(BIN)/python scripts/new_migration.py "$(MSG)"
 
 clean: ## Remove the virtualenv and caches (not the data directory)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage .coverage.* htmlcov

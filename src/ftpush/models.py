@@ -115,6 +115,7 @@ class ImportSource(StrEnum):
     API = "api"
     CLI = "cli"
     PULL = "pull"
+    UPLOAD = "upload"  # an upload found after a restart; its protocol is no longer known
 
 
 class Role(StrEnum):

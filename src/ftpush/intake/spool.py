@@ -70,6 +70,28 @@ _CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
+class Origin:
+    """Who handed a file over: an account's session, a pull, the CLI or the API."""
+
+    app_id: int
+    app_key: str
+    source: ImportSource
+    received_by: str | None
+    remote_addr: str | None
+    remote_server_id: int | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Origin:
+        return cls(
+            app_id=principal.app_id,
+            app_key=principal.app_key,
+            source=ImportSource(principal.protocol),
+            received_by=principal.username,
+            remote_addr=principal.remote_addr,
+        )
+
+
+@dataclass(frozen=True)
 class SpoolMeta:
     """What is known about a taken file before it is hashed and recorded."""
 
@@ -83,6 +105,7 @@ class SpoolMeta:
     remote_addr: str | None
     expected_sha256: str | None
     received_at: str
+    remote_server_id: int | None = None
 
 
 def kind_of(folder: str, name: str) -> ImportKind | None:
@@ -177,39 +200,45 @@ class Spool:
         if is_sidecar(vpath.name):
             data = vpath.real.with_name(vpath.name[: -len(SIDECAR_SUFFIX)])
             if data.is_file() and not self.is_being_written(data):
-                return self.take(principal, vpath.folder, data, data.name, principal.username)
+                return self.take(Origin.of(principal), vpath.folder, data, data.name)
             return None  # the sidecar came first; the data file will find it
         sidecar = vpath.real.with_name(vpath.name + SIDECAR_SUFFIX)
         if not sidecar.is_file() and principal.require_checksum:
             log.info("%s waits for its sidecar %s", vpath.virtual, sidecar.name)
             return None
-        return self.take(principal, vpath.folder, vpath.real, vpath.name, principal.username)
+        return self.take(Origin.of(principal), vpath.folder, vpath.real, vpath.name)
 
     def take(
         self,
-        principal: Principal,
+        origin: Origin,
         folder: str,
         real: Path,
         name: str,
-        received_by: str | None,
-        source: str | None = None,
+        *,
+        expected_sha256: str | None = None,
     ) -> str:
-        """Move a complete file into the spool (fast, before the client is answered)."""
+        """Move a complete file into the spool (fast, before the client is answered).
+
+        ``real`` must be on the data directory's file system (the rename is the
+        atomic hand-over). A ``NAME.sha256`` beside it, or ``expected_sha256``,
+        is verified once the content is hashed.
+        """
         sidecar = real.with_name(name + SIDECAR_SUFFIX)
-        expected = read_sidecar(sidecar) if sidecar.is_file() else None
+        expected = read_sidecar(sidecar) if sidecar.is_file() else expected_sha256
         meta = SpoolMeta(
             spool_id=uuid.uuid4().hex,
-            app_id=principal.app_id,
-            app_key=principal.app_key,
+            app_id=origin.app_id,
+            app_key=origin.app_key,
             name=name,
             folder=folder,
-            source=source or principal.protocol,
-            received_by=received_by,
-            remote_addr=principal.remote_addr,
+            source=str(origin.source),
+            received_by=origin.received_by,
+            remote_addr=origin.remote_addr,
             expected_sha256=expected,
             received_at=dt.datetime.now(dt.UTC).isoformat(),
+            remote_server_id=origin.remote_server_id,
         )
-        spool = self.app_spool(principal.app_key)
+        spool = self.app_spool(origin.app_key)
         meta_path = spool / f"{meta.spool_id}.json"
         tmp = meta_path.with_suffix(".json.tmp")
         with tmp.open("w", encoding="utf-8") as fh:
@@ -222,10 +251,10 @@ class Spool:
             sidecar.unlink(missing_ok=True)
         _fsync_dir(spool)
         log.info("took %s/%s for app %s as %s", folder, name, meta.app_key, meta.spool_id)
-        self._submit(meta.spool_id, principal.app_key)
+        self._submit(meta.spool_id, origin.app_key)
         return meta.spool_id
 
-    def abandoned(self, principal: Principal, vpath: VPath, reason: str) -> None:
+    def abandoned(self, principal: Principal | Origin, vpath: VPath, reason: str) -> None:
         """An upload ended without proof of completion: discard it and say so."""
         assert vpath.name is not None
         if is_temporary(vpath.name) or not vpath.is_upload_folder:
@@ -233,27 +262,27 @@ class Spool:
             return
         size, digest = _hash_file(vpath.real) if vpath.real.is_file() else (0, _EMPTY_SHA)
         vpath.real.unlink(missing_ok=True)
+        origin = Origin.of(principal) if isinstance(principal, Principal) else principal
         log.warning(
             "incomplete upload %s by %s from %s: %s",
             vpath.virtual,
-            principal.username,
-            principal.remote_addr,
+            origin.received_by,
+            origin.remote_addr,
             reason,
         )
         self._record_final(
-            principal.app_id,
-            principal.app_key,
+            origin.app_key,
             NewImport(
-                app_id=principal.app_id,
+                app_id=origin.app_id,
                 name=vpath.name,
                 folder=vpath.folder,
                 kind=kind_of(vpath.folder, vpath.name) or ImportKind.PUSH,
                 dry_run=vpath.dry_run,
                 sha256=digest,
                 size=size,
-                source=ImportSource(principal.protocol),
-                received_by=principal.username,
-                remote_addr=principal.remote_addr,
+                source=origin.source,
+                received_by=origin.received_by,
+                remote_addr=origin.remote_addr,
                 spool_path=None,
                 status=ImportStatus.INCOMPLETE,
                 error_code="incomplete",
@@ -300,6 +329,7 @@ class Spool:
             source=ImportSource(meta.source),
             received_by=meta.received_by,
             remote_addr=meta.remote_addr,
+            remote_server_id=meta.remote_server_id,
             spool_path=rel,
             status=ImportStatus.FAILED if problem else ImportStatus.RECEIVED,
             error_code=problem[0] if problem else None,
@@ -355,7 +385,7 @@ class Spool:
     def _write_result(self, app_key: str, doc: ResultDocument) -> None:
         write_result(self.dropbox(app_key).root, self.app_spool(app_key), doc)
 
-    def _record_final(self, app_id: int, app_key: str, new: NewImport) -> None:
+    def _record_final(self, app_key: str, new: NewImport) -> None:
         with self.db.transaction() as session:
             row = imports.record_import(session, new).import_file
             doc = document_for(row)
@@ -393,15 +423,8 @@ class Spool:
 
     def _recover_leftovers(self, app_key: str, app_id: int) -> None:
         box = self.dropbox(app_key)
-        principal = Principal(
-            username="(recovery)",
-            account_id=0,
-            app_id=app_id,
-            app_key=app_key,
-            require_checksum=False,
-            protocol="sftp",
-            remote_addr="",
-        )
+        # Which protocol wrote a leftover file is not known after a restart.
+        origin = Origin(app_id, app_key, ImportSource.UPLOAD, None, None)
         for folder in UPLOAD_FOLDERS:
             for path in box.folder_path(folder).iterdir():
                 if not path.is_file() or path.is_symlink():
@@ -409,10 +432,10 @@ class Spool:
                 if is_temporary(path.name) or is_sidecar(path.name):
                     continue
                 if path.with_name(path.name + SIDECAR_SUFFIX).is_file():
-                    self.take(principal, folder, path, path.name, None, source="sftp")
+                    self.take(origin, folder, path, path.name)
                     continue
                 vpath = VPath(folder, path.name, path)
-                self.abandoned(principal, vpath, "the server stopped before the upload finished")
+                self.abandoned(origin, vpath, "the server stopped before the upload finished")
         self.wait_idle()
 
 

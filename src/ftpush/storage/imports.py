@@ -52,6 +52,7 @@ class NewImport:
     received_by: str | None
     remote_addr: str | None
     spool_path: str | None
+    remote_server_id: int | None = None
     status: ImportStatus = ImportStatus.RECEIVED
     error_code: str | None = None
     error_message: str | None = None
@@ -119,6 +120,7 @@ def record_import(
         received_by=new.received_by,
         remote_addr=new.remote_addr,
         spool_path=new.spool_path,
+        remote_server_id=new.remote_server_id,
         status=status,
         error_code=new.error_code if duplicate is None else "duplicate",
         error_message=new.error_message

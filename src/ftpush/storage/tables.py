@@ -167,6 +167,8 @@ class RemoteServer(Base):
     private_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
     public_key: Mapped[str | None] = mapped_column(Text)
     host_key_fingerprint: Mapped[str | None] = mapped_column(String(100))
+    tls_verify: Mapped[bool] = mapped_column(Boolean, default=True)
+    tls_cert_fingerprint: Mapped[str | None] = mapped_column(String(100))
     import_path: Mapped[str | None] = mapped_column(String(1000))
     import_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     move_processed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -322,6 +324,11 @@ class ImportFile(Base):
     # so a restart that finds a spooled file records it at most once.
     spool_path: Mapped[str | None] = mapped_column(String(1000), unique=True)
     forced: Mapped[bool] = mapped_column(Boolean, default=False)  # operator-forced reprocess
+    # Pull mode: the server it came from, and when its results were uploaded back there.
+    remote_server_id: Mapped[int | None] = mapped_column(
+        ForeignKey("remote_servers.id", ondelete="SET NULL")
+    )
+    results_delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     lines_total: Mapped[int] = mapped_column(Integer, default=0)
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)

@@ -10,7 +10,7 @@ import pytest
 
 from ftpush.errors import FileTooLarge, InvalidInput, NotFound, PermissionDenied
 from ftpush.intake.access import Principal
-from ftpush.intake.spool import DropboxSession, Spool
+from ftpush.intake.spool import DropboxSession, Origin, Spool
 from ftpush.models import ImportKind, ImportStatus
 from ftpush.storage import accounts, imports
 from tests.integration.intake.conftest import Intake
@@ -227,7 +227,7 @@ def test_recovery_after_a_crash(intake: Intake) -> None:
     crashed = Spool(intake.settings, intake.db, on_received=intake.received.append, workers=1)
     crashed._submit = lambda spool_id, app_key: None  # type: ignore[method-assign]
     (box / "taken.csv").write_bytes(CONTENT)
-    spool_id = crashed.take(principal, "", box / "taken.csv", "taken.csv", "alice")
+    spool_id = crashed.take(Origin.of(principal), "", box / "taken.csv", "taken.csv")
     crashed.close()
     # 2. a meta file whose rename never happened.
     spool_dir = intake.settings.spool_dir / "alpha"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-26 23:48:45.288057
+Create Date: 2026-11-26 23:57:30.411515
 """
 
 from __future__ import annotations
@@ -190,100 +190,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ftp_accounts_app_id"), ["app_id"], unique=False)
 
     op.create_table(
-        "import_files",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("app_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column(
-            "kind",
-            sa.Enum(
-                "push",
-                "profile",
-                name="import_kind",
-                native_enum=False,
-                create_constraint=True,
-                length=32,
-            ),
-            nullable=False,
-        ),
-        sa.Column("dry_run", sa.Boolean(), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "status",
-            sa.Enum(
-                "received",
-                "processing",
-                "done",
-                "partial",
-                "failed",
-                "duplicate",
-                "incomplete",
-                name="import_status",
-                native_enum=False,
-                create_constraint=True,
-                length=32,
-            ),
-            nullable=False,
-        ),
-        sa.Column(
-            "source",
-            sa.Enum(
-                "sftp",
-                "ftps",
-                "ftp",
-                "api",
-                "cli",
-                "pull",
-                name="import_source",
-                native_enum=False,
-                create_constraint=True,
-                length=32,
-            ),
-            nullable=False,
-        ),
-        sa.Column("received_by", sa.String(length=255), nullable=True),
-        sa.Column("remote_addr", sa.String(length=64), nullable=True),
-        sa.Column("folder", sa.String(length=64), nullable=False),
-        sa.Column("spool_path", sa.String(length=1000), nullable=True),
-        sa.Column("forced", sa.Boolean(), nullable=False),
-        sa.Column("lines_total", sa.Integer(), nullable=False),
-        sa.Column("accepted", sa.Integer(), nullable=False),
-        sa.Column("rejected", sa.Integer(), nullable=False),
-        sa.Column("checkpoint_line", sa.Integer(), nullable=False),
-        sa.Column(
-            "checkpoint_offset",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
-        sa.Column(
-            "counts",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.Column("error_code", sa.String(length=64), nullable=True),
-        sa.Column("error_message", sa.Text(), nullable=True),
-        sa.Column("received_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("started_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["app_id"], ["apps.id"], name=op.f("fk_import_files_app_id_apps"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_files")),
-        sa.UniqueConstraint("spool_path", name=op.f("uq_import_files_spool_path")),
-    )
-    with op.batch_alter_table("import_files", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_import_files_app_id_received_at"),
-            ["app_id", "received_at"],
-            unique=False,
-        )
-        batch_op.create_index(
-            batch_op.f("ix_import_files_app_id_sha256"), ["app_id", "sha256"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_import_files_status"), ["status"], unique=False)
-
-    op.create_table(
         "panel_users",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=False),
@@ -336,6 +242,8 @@ def upgrade() -> None:
         sa.Column("private_key_encrypted", sa.LargeBinary(), nullable=True),
         sa.Column("public_key", sa.Text(), nullable=True),
         sa.Column("host_key_fingerprint", sa.String(length=100), nullable=True),
+        sa.Column("tls_verify", sa.Boolean(), nullable=False),
+        sa.Column("tls_cert_fingerprint", sa.String(length=100), nullable=True),
         sa.Column("import_path", sa.String(length=1000), nullable=True),
         sa.Column("import_enabled", sa.Boolean(), nullable=False),
         sa.Column("move_processed", sa.Boolean(), nullable=False),
@@ -370,65 +278,6 @@ def upgrade() -> None:
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_users_app_id_updated_at"), ["app_id", "updated_at"], unique=False
-        )
-
-    op.create_table(
-        "campaigns",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("app_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("msg_id", sa.String(length=40), nullable=False),
-        sa.Column(
-            "type",
-            sa.Enum(
-                "file",
-                "transactional",
-                "automated",
-                name="campaign_type",
-                native_enum=False,
-                create_constraint=True,
-                length=32,
-            ),
-            nullable=False,
-        ),
-        sa.Column("name", sa.String(length=255), nullable=False),
-        sa.Column(
-            "import_file_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column(
-            "status",
-            sa.Enum(
-                "pending",
-                "running",
-                "done",
-                "cancelled",
-                "failed",
-                name="campaign_status",
-                native_enum=False,
-                create_constraint=True,
-                length=32,
-            ),
-            nullable=False,
-        ),
-        sa.Column("created_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("started_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("finished_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("cancelled_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["app_id"], ["apps.id"], name=op.f("fk_campaigns_app_id_apps"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["import_file_id"],
-            ["import_files.id"],
-            name=op.f("fk_campaigns_import_file_id_import_files"),
-            ondelete="SET NULL",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
-        sa.UniqueConstraint("import_file_id", name=op.f("uq_campaigns_import_file_id")),
-        sa.UniqueConstraint("msg_id", name=op.f("uq_campaigns_msg_id")),
-    )
-    with op.batch_alter_table("campaigns", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_campaigns_app_id_created_at"), ["app_id", "created_at"], unique=False
         )
 
     op.create_table(
@@ -613,34 +462,171 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
-        "campaign_lines",
+        "import_files",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("app_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column(
-            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+            "kind",
+            sa.Enum(
+                "push",
+                "profile",
+                name="import_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
         ),
-        sa.Column("line_no", sa.Integer(), nullable=False),
-        sa.Column("external_id", sa.String(length=255), nullable=False),
-        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("text", sa.Text(), nullable=False),
-        sa.Column("deeplink", sa.Text(), nullable=True),
-        sa.Column("outcome", sa.String(length=32), nullable=True),
+        sa.Column("dry_run", sa.Boolean(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "received",
+                "processing",
+                "done",
+                "partial",
+                "failed",
+                "duplicate",
+                "incomplete",
+                name="import_status",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "source",
+            sa.Enum(
+                "sftp",
+                "ftps",
+                "ftp",
+                "api",
+                "cli",
+                "pull",
+                "upload",
+                name="import_source",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("received_by", sa.String(length=255), nullable=True),
+        sa.Column("remote_addr", sa.String(length=64), nullable=True),
+        sa.Column("folder", sa.String(length=64), nullable=False),
+        sa.Column("spool_path", sa.String(length=1000), nullable=True),
+        sa.Column("forced", sa.Boolean(), nullable=False),
+        sa.Column(
+            "remote_server_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "results_delivered_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("lines_total", sa.Integer(), nullable=False),
+        sa.Column("accepted", sa.Integer(), nullable=False),
+        sa.Column("rejected", sa.Integer(), nullable=False),
+        sa.Column("checkpoint_line", sa.Integer(), nullable=False),
+        sa.Column(
+            "checkpoint_offset",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "counts",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("error_code", sa.String(length=64), nullable=True),
+        sa.Column("error_message", sa.Text(), nullable=True),
+        sa.Column("received_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["campaign_id"],
-            ["campaigns.id"],
-            name=op.f("fk_campaign_lines_campaign_id_campaigns"),
-            ondelete="CASCADE",
+            ["app_id"], ["apps.id"], name=op.f("fk_import_files_app_id_apps"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_campaign_lines_user_id_users"),
+            ["remote_server_id"],
+            ["remote_servers.id"],
+            name=op.f("fk_import_files_remote_server_id_remote_servers"),
             ondelete="SET NULL",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_lines")),
-        sa.UniqueConstraint(
-            "campaign_id", "line_no", name=op.f("uq_campaign_lines_campaign_id_line_no")
-        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_files")),
+        sa.UniqueConstraint("spool_path", name=op.f("uq_import_files_spool_path")),
     )
+    with op.batch_alter_table("import_files", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_import_files_app_id_received_at"),
+            ["app_id", "received_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_import_files_app_id_sha256"), ["app_id", "sha256"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_import_files_status"), ["status"], unique=False)
+
+    op.create_table(
+        "campaigns",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("app_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("msg_id", sa.String(length=40), nullable=False),
+        sa.Column(
+            "type",
+            sa.Enum(
+                "file",
+                "transactional",
+                "automated",
+                name="campaign_type",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column(
+            "import_file_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "running",
+                "done",
+                "cancelled",
+                "failed",
+                name="campaign_status",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("created_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["app_id"], ["apps.id"], name=op.f("fk_campaigns_app_id_apps"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["import_file_id"],
+            ["import_files.id"],
+            name=op.f("fk_campaigns_import_file_id_import_files"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
+        sa.UniqueConstraint("import_file_id", name=op.f("uq_campaigns_import_file_id")),
+        sa.UniqueConstraint("msg_id", name=op.f("uq_campaigns_msg_id")),
+    )
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_campaigns_app_id_created_at"), ["app_id", "created_at"], unique=False
+        )
+
     op.create_table(
         "events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -675,6 +661,35 @@ def upgrade() -> None:
             batch_op.f("ix_events_app_id_occurred_at"), ["app_id", "occurred_at"], unique=False
         )
 
+    op.create_table(
+        "campaign_lines",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("line_no", sa.Integer(), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("deeplink", sa.Text(), nullable=True),
+        sa.Column("outcome", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["campaign_id"],
+            ["campaigns.id"],
+            name=op.f("fk_campaign_lines_campaign_id_campaigns"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_campaign_lines_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_lines")),
+        sa.UniqueConstraint(
+            "campaign_id", "line_no", name=op.f("uq_campaign_lines_campaign_id_line_no")
+        ),
+    )
     op.create_table(
         "inbox_entries",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -828,12 +843,22 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_inbox_entries_user_id_status_id"))
 
     op.drop_table("inbox_entries")
+    op.drop_table("campaign_lines")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_app_id_occurred_at"))
         batch_op.drop_index(batch_op.f("ix_events_app_id_name"))
 
     op.drop_table("events")
-    op.drop_table("campaign_lines")
+    with op.batch_alter_table("campaigns", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_campaigns_app_id_created_at"))
+
+    op.drop_table("campaigns")
+    with op.batch_alter_table("import_files", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_files_status"))
+        batch_op.drop_index(batch_op.f("ix_import_files_app_id_sha256"))
+        batch_op.drop_index(batch_op.f("ix_import_files_app_id_received_at"))
+
+    op.drop_table("import_files")
     op.drop_table("ftp_account_networks")
     op.drop_table("ftp_account_keys")
     op.drop_table("export_destinations")
@@ -843,22 +868,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_devices_app_id_updated_at"))
 
     op.drop_table("devices")
-    with op.batch_alter_table("campaigns", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_campaigns_app_id_created_at"))
-
-    op.drop_table("campaigns")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_users_app_id_updated_at"))
 
     op.drop_table("users")
     op.drop_table("remote_servers")
     op.drop_table("panel_users")
-    with op.batch_alter_table("import_files", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_import_files_status"))
-        batch_op.drop_index(batch_op.f("ix_import_files_app_id_sha256"))
-        batch_op.drop_index(batch_op.f("ix_import_files_app_id_received_at"))
-
-    op.drop_table("import_files")
     with op.batch_alter_table("ftp_accounts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ftp_accounts_app_id"))
 
