@@ -1,0 +1,1 @@
+"""Real servers (OpenSSH sshd, vsftpd) started on loopback for tests and benchmarks."""
