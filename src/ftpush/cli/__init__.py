@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from ftpush import __version__
-from ftpush.cli import accounts, admin, apps, attributes, config_cmd, db, serve
+from ftpush.cli import accounts, admin, apps, attributes, config_cmd, db, pull, serve
 from ftpush.cli.context import CliContext
 from ftpush.config import load_settings
 from ftpush.errors import FtpushError
@@ -49,7 +49,7 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, deb
 
 
 def _register() -> None:
-    for module in (accounts, admin, apps, attributes, config_cmd, db, serve):
+    for module in (accounts, admin, apps, attributes, config_cmd, db, pull, serve):
         cli.add_command(module.command)
     try:
         validate = importlib.import_module("ftpush.cli.validate")

@@ -161,3 +161,31 @@ def recorded_spool_paths(session: Session, paths: Sequence[str]) -> set[str]:
         return set()
     rows = session.scalars(select(ImportFile.spool_path).where(ImportFile.spool_path.in_(paths)))
     return {p for p in rows if p is not None}
+
+
+FINAL_STATUSES = (
+    ImportStatus.DONE,
+    ImportStatus.PARTIAL,
+    ImportStatus.FAILED,
+    ImportStatus.DUPLICATE,
+    ImportStatus.INCOMPLETE,
+)
+
+
+def pending_result_uploads(session: Session, remote_server_id: int) -> Sequence[ImportFile]:
+    """Pulled files that reached a final status but whose results are not yet sent back."""
+    return session.scalars(
+        select(ImportFile)
+        .where(
+            ImportFile.remote_server_id == remote_server_id,
+            ImportFile.status.in_(FINAL_STATUSES),
+            ImportFile.results_delivered_at.is_(None),
+        )
+        .order_by(ImportFile.id)
+    ).all()
+
+
+def mark_results_delivered(session: Session, import_id: int, when: dt.datetime) -> None:
+    row = session.get(ImportFile, import_id)
+    if row is not None:
+        row.results_delivered_at = when
