@@ -17,6 +17,9 @@ import click
 from ftpush import __version__, datadir, logs
 from ftpush.cli.context import CliContext, pass_cli
 from ftpush.config import Settings
+from ftpush.crypto import SecretBox
+from ftpush.intake.poller import Poller
+from ftpush.intake.spool import Spool
 from ftpush.storage import Database
 from ftpush.web import create_app
 from ftpush.web.server import WebServer
@@ -105,9 +108,13 @@ def command(
     logs.configure(settings.log_level)
     info = datadir.prepare(settings)
     db = Database.open(settings)
+    spool = Spool(settings, db)
     try:
+        spool.recover()
+        box = SecretBox.from_keys_dir(settings.keys_dir)
         services: list[Service] = [
             WebServer(create_app(settings, db=db), settings.web.host, settings.web.port),
+            Poller(settings, db, spool, box),
         ]
         banner = [
             f"ftpush {__version__} ({settings.profile} profile)",
@@ -118,4 +125,5 @@ def command(
         ]
         asyncio.run(supervise(services, banner))
     finally:
+        spool.close()
         db.close()
