@@ -20,6 +20,7 @@ from ftpush.config import Settings
 from ftpush.crypto import SecretBox
 from ftpush.intake.poller import Poller
 from ftpush.intake.spool import Spool
+from ftpush.jobs.housekeeping import Housekeeping
 from ftpush.storage import Database
 from ftpush.web import create_app
 from ftpush.web.server import WebServer
@@ -115,6 +116,7 @@ def command(
         services: list[Service] = [
             WebServer(create_app(settings, db=db), settings.web.host, settings.web.port),
             Poller(settings, db, spool, box),
+            Housekeeping(settings),
         ]
         banner = [
             f"ftpush {__version__} ({settings.profile} profile)",

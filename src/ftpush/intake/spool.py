@@ -59,6 +59,7 @@ from ftpush.intake.dropbox import (
     open_for_write,
 )
 from ftpush.models import ImportKind, ImportSource, ImportStatus
+from ftpush.pipeline.archive import archive_file, reject_file
 from ftpush.pipeline.results import ResultDocument, document_for, write_result
 from ftpush.storage import Database, apps, imports
 from ftpush.storage.imports import NewImport
@@ -342,9 +343,10 @@ class Spool:
             row = recorded.import_file
             import_id, status = row.id, row.status
         if status is ImportStatus.FAILED:
-            self._reject(app_key, data_path, meta.name, document_for(row))
+            reject_file(self.settings, app_key, data_path, meta.name)
+            self._write_result(app_key, document_for(row))
         elif status is ImportStatus.DUPLICATE:
-            self._archive(app_key, data_path, import_id)
+            archive_file(self.settings, app_key, data_path, import_id)
             self._write_result(app_key, document_for(row))
         meta_path.unlink(missing_ok=True)
         if status is ImportStatus.RECEIVED and recorded.created and self.on_received:
@@ -371,16 +373,6 @@ class Spool:
                 "(in /Profile and /validate/Profile) are processed",
             )
         return None
-
-    def _reject(self, app_key: str, data_path: Path, name: str, doc: ResultDocument) -> None:
-        box = self.dropbox(app_key)
-        os.replace(data_path, box.folder_path("failed") / name)
-        self._write_result(app_key, doc)
-
-    def _archive(self, app_key: str, data_path: Path, import_id: int) -> None:
-        target = self.settings.archive_dir / app_key
-        target.mkdir(parents=True, exist_ok=True, mode=0o750)
-        os.replace(data_path, target / f"{import_id}.data")
 
     def _write_result(self, app_key: str, doc: ResultDocument) -> None:
         write_result(self.dropbox(app_key).root, self.app_spool(app_key), doc)
