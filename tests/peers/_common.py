@@ -44,7 +44,7 @@ PAM_SERVICE = "ftpushtest"
 PAM_FILE = Path("/etc/pam.d") / PAM_SERVICE
 PAM_TEXT = (
     "# ftpush test peers (tests/peers): password check only, for the user ftpushtest\n"
-    "auth required pam_unix.so\n"
+    "auth required pam_unix.so nodelay\n"
     "account required pam_unix.so\n"
     "session required pam_permit.so\n"
 )

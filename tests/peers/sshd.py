@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from ftpush.remote.base import RemoteTarget
 
 SSHD = Path("/usr/sbin/sshd")
-SFTP_SERVER = Path("/usr/lib/openssh/sftp-server")
 
 
 def _sshd_version() -> tuple[int, int]:
@@ -66,22 +65,24 @@ class SshdPeer:
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls, base_dir: Path, *, subsystem: str = "internal-sftp") -> Iterator[SshdPeer]:
+    def started(cls, base_dir: Path) -> Iterator[SshdPeer]:
         """Start a peer in ``base_dir`` (created), stop it on exit.
 
-        ``subsystem`` is ``internal-sftp`` or ``sftp-server`` (the separate binary,
-        the usual set-up of a customer's server and the benchmark baseline).
+        The SFTP server is ``internal-sftp``: OpenSSH's sftp-server code running
+        inside sshd, the same server as the ``sftp-server`` binary. The binary
+        itself cannot be used here, because sshd starts it through the user's login
+        shell and the test user has none (``nologin``), on purpose.
         """
         if not SSHD.exists():
             raise PeerUnavailable(f"{SSHD} is not installed (make system-deps)")
         peer = cls(base_dir, ensure_peer_user())
-        peer._start(subsystem)
+        peer._start()
         try:
             yield peer
         finally:
             peer.stop()
 
-    def _start(self, subsystem: str) -> None:
+    def _start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)  # the user's sshd child reads authorized_keys here
         host_private, self.host_public_key = new_ed25519()
@@ -94,15 +95,12 @@ class SshdPeer:
         (self.dir / "authorized_keys").chmod(0o644)
         if is_root():
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
-        command = "internal-sftp"
-        if subsystem == "sftp-server":
-            command = str(SFTP_SERVER)
         last_error: Exception | None = None
         for _attempt in range(3):  # a free port can be taken between probe and bind
             self.port = free_port()
             self.known_hosts_path.write_text(f"[{self.host}]:{self.port} {self.host_public_key}\n")
             config = self.dir / "sshd_config"
-            config.write_text(self._config(command))
+            config.write_text(self._config())
             self._daemon = Daemon([str(SSHD), "-D", "-e", "-f", str(config)], self.dir / "sshd.log")
             try:
                 self._daemon.start(ready=lambda: banner_ready(self.port, b"SSH-"))
@@ -111,7 +109,7 @@ class SshdPeer:
                 last_error = exc
         raise RuntimeError(f"sshd did not start: {last_error}")
 
-    def _config(self, command: str) -> str:
+    def _config(self) -> str:
         lines = [
             f"ListenAddress {self.host}:{self.port}",
             f"HostKey {self.dir / 'host_key'}",
@@ -134,8 +132,8 @@ class SshdPeer:
             "X11Forwarding no",
             "PermitTTY no",
             "LogLevel VERBOSE",
-            f"Subsystem sftp {command}",
-            f"ForceCommand {command}",
+            "Subsystem sftp internal-sftp",
+            "ForceCommand internal-sftp",
         ]
         if _sshd_version() >= (9, 8):
             # Newer sshd slows down addresses that fail logins; tests fail on purpose.

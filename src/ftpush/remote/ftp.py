@@ -28,6 +28,7 @@ import contextlib
 import ftplib
 import hashlib
 import hmac
+import posixpath
 import socket
 import ssl
 import threading
@@ -277,16 +278,29 @@ class _Session:
         except OSError as exc:
             raise self.error("transfer", f"cannot read {local}: {exc.strerror}") from exc
         with fh:
-            ftp.storbinary(f"STOR {path}", fh, BLOCK)
+            try:
+                ftp.storbinary(f"STOR {path}", fh, BLOCK)
+            except ftplib.error_perm:
+                self._no_parent(ftp, "upload", path)
+                raise
             return fh.tell()
+
+    def _no_parent(self, ftp: ftplib.FTP, what: str, path: str) -> None:
+        """Tell "no such folder" from "permission denied": both are a bare 550 in FTP."""
+        parent = posixpath.dirname(path.rstrip("/"))
+        if parent and self.stat(ftp, parent) is None:
+            raise self.error("transfer", f"{what} {path}: no such directory {parent}") from None
 
     def rename(self, ftp: ftplib.FTP, old: str, new: str) -> None:
         try:
             ftp.rename(old, new)
         except ftplib.error_perm:
-            # Some servers refuse to rename over an existing file: remove it, try once more.
-            if self.stat(ftp, old) is None or self.stat(ftp, new) is None:
+            if self.stat(ftp, old) is None:
+                raise self.error("transfer", f"rename {old}: no such file") from None
+            self._no_parent(ftp, "rename", new)
+            if self.stat(ftp, new) is None:
                 raise
+            # Some servers refuse to rename over an existing file: remove it, try once more.
             ftp.delete(new)
             ftp.rename(old, new)
 
@@ -309,6 +323,7 @@ class _Session:
                 return
             if entry is not None:
                 raise self.error("transfer", f"mkdir {path}: already exists") from None
+            self._no_parent(ftp, "mkdir", path)
             raise
 
 
