@@ -1,0 +1,430 @@
+"""The delivery ledger: campaigns, their lines, inbox entries and messages.
+
+Every write here is idempotent, so any step can be re-run after a crash:
+rows are inserted with ``ON CONFLICT DO NOTHING`` against the unique keys
+(campaign, line) and (campaign, line, device). Dispatch claims messages with
+a lease (owner, expiry, ``attempt + 1``) and records outcomes *fenced* on
+that attempt: a worker whose lease expired and was taken over cannot
+overwrite the newer attempt.
+
+Example::
+
+    >>> campaign = ensure_file_campaign(session, import_row)          # doctest: +SKIP
+    >>> write_lines(session, campaign, app, [LineInput(1, "12345", "Hi", None)])  # doctest: +SKIP
+    >>> batch = claim(session, owner="w1", limit=500, lease_seconds=120)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ftpush.models import (
+    CampaignStatus,
+    CampaignType,
+    InboxStatus,
+    MessageStatus,
+    Platform,
+    TokenState,
+)
+from ftpush.storage.tables import (
+    App,
+    Campaign,
+    CampaignLine,
+    Device,
+    ImportFile,
+    InboxEntry,
+    Message,
+    User,
+)
+from ftpush.storage.types import utcnow
+
+_IN_CHUNK = 900  # stays below SQLite's bound-parameter limits on old builds
+
+
+@dataclass(frozen=True, slots=True)
+class LineInput:
+    """An accepted line of a push file (or one recipient of a transactional send)."""
+
+    line: int
+    external_id: str
+    text: str
+    deeplink: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A leased message with everything the provider needs."""
+
+    message_id: int
+    attempt: int
+    campaign_id: int
+    msg_id: str
+    line: int
+    device_id: int
+    token: str
+    platform: Platform
+    token_state: TokenState
+    text: str
+    deeplink: str | None
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: the same on every attempt of this message."""
+        return f"{self.msg_id}:{self.line}:{self.device_id}"
+
+
+def new_msg_id() -> str:
+    """A public campaign id: short, random, URL-safe."""
+    return "m" + secrets.token_hex(8)
+
+
+def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows, silently skipping those that already exist (idempotency)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(builder(table).on_conflict_do_nothing(), rows)
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def ensure_file_campaign(session: Session, import_row: ImportFile) -> Campaign:
+    """The campaign of a push file, created on first call (unique per import file)."""
+    campaign = session.scalar(select(Campaign).where(Campaign.import_file_id == import_row.id))
+    if campaign is not None:
+        return campaign
+    campaign = Campaign(
+        app_id=import_row.app_id,
+        msg_id=new_msg_id(),
+        type=CampaignType.FILE,
+        name=import_row.name,
+        import_file_id=import_row.id,
+        status=CampaignStatus.PENDING,
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def create_campaign(session: Session, app_id: int, type_: CampaignType, name: str) -> Campaign:
+    """A campaign not tied to a file (transactional or automated sends)."""
+    campaign = Campaign(app_id=app_id, msg_id=new_msg_id(), type=type_, name=name)
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def resolve_users(session: Session, app_id: int, external_ids: Sequence[str]) -> dict[str, int]:
+    """External ID → user id for the ones that exist."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(dict.fromkeys(external_ids))):
+        rows = session.execute(
+            select(User.external_id, User.id).where(
+                User.app_id == app_id, User.external_id.in_(chunk)
+            )
+        )
+        found.update((ext, uid) for ext, uid in rows)
+    return found
+
+
+def push_devices(
+    session: Session, user_ids: Iterable[int]
+) -> dict[int, list[tuple[int, Platform]]]:
+    """user id → its devices that can receive a push (active token, permission given)."""
+    by_user: dict[int, list[tuple[int, Platform]]] = defaultdict(list)
+    ids = list(dict.fromkeys(user_ids))
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(Device.user_id, Device.id, Device.platform)
+            .where(
+                Device.user_id.in_(chunk),
+                Device.token_state == TokenState.ACTIVE,
+                Device.push_permission.is_(True),
+            )
+            .order_by(Device.id)
+        )
+        for user_id, device_id, platform in rows:
+            if user_id is not None:
+                by_user[user_id].append((device_id, platform))
+    return by_user
+
+
+@dataclass
+class WriteCounts:
+    lines: int = 0
+    unknown_user: int = 0
+    no_device: int = 0
+    messages: int = 0
+    inbox: int = 0
+
+
+def write_lines(
+    session: Session, campaign: Campaign, app: App, lines: Sequence[LineInput]
+) -> WriteCounts:
+    """Write the ledger rows of some accepted lines; re-running it changes nothing."""
+    counts = WriteCounts(lines=len(lines))
+    users = resolve_users(session, app.id, [ln.external_id for ln in lines])
+    devices = push_devices(session, users.values())
+    now = utcnow()
+    line_rows, inbox_rows, message_rows = [], [], []
+    for ln in lines:
+        user_id = users.get(ln.external_id)
+        user_devices = devices.get(user_id, []) if user_id is not None else []
+        outcome = None
+        if user_id is None:
+            outcome = "unknown_user"
+            counts.unknown_user += 1
+        elif not user_devices:
+            outcome = "no_device"
+            counts.no_device += 1
+        line_rows.append(
+            {
+                "campaign_id": campaign.id,
+                "line_no": ln.line,
+                "external_id": ln.external_id,
+                "user_id": user_id,
+                "text": ln.text,
+                "deeplink": ln.deeplink,
+                "outcome": outcome,
+            }
+        )
+        if user_id is not None and app.inbox_enabled:
+            inbox_rows.append(
+                {
+                    "app_id": app.id,
+                    "user_id": user_id,
+                    "campaign_id": campaign.id,
+                    "line_no": ln.line,
+                    "text": ln.text,
+                    "deeplink": ln.deeplink,
+                    "status": InboxStatus.UNREAD.value,
+                    "created_at": now,
+                }
+            )
+        for device_id, platform in user_devices:
+            message_rows.append(
+                {
+                    "campaign_id": campaign.id,
+                    "line_no": ln.line,
+                    "device_id": device_id,
+                    "user_id": user_id,
+                    "platform": Platform(platform).value,
+                    "status": MessageStatus.PENDING.value,
+                    "attempt": 0,
+                    "created_at": now,
+                }
+            )
+    _insert(session, CampaignLine.__table__, line_rows)
+    _insert(session, InboxEntry.__table__, inbox_rows)
+    _insert(session, Message.__table__, message_rows)
+    counts.messages = len(message_rows)
+    counts.inbox = len(inbox_rows)
+    return counts
+
+
+def line_outcomes(session: Session, campaign_id: int) -> dict[str, int]:
+    """How many lines had no user / no device (from the ledger, so exact after resumes)."""
+    rows = session.execute(
+        select(CampaignLine.outcome, func.count())
+        .where(CampaignLine.campaign_id == campaign_id)
+        .group_by(CampaignLine.outcome)
+    )
+    counts = {outcome or "targeted": n for outcome, n in rows}
+    counts["lines"] = sum(counts.values())
+    return counts
+
+
+# --- dispatch -----------------------------------------------------------------
+
+
+def _claimable(now: dt.datetime) -> Any:
+    return or_(
+        and_(
+            Message.status == MessageStatus.PENDING,
+            or_(Message.next_attempt_at.is_(None), Message.next_attempt_at <= now),
+        ),
+        and_(Message.status == MessageStatus.LEASED, Message.lease_expires_at < now),
+    )
+
+
+def claim(
+    session: Session,
+    *,
+    owner: str,
+    limit: int,
+    lease_seconds: float,
+    campaign_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[Claimed]:
+    """Lease up to ``limit`` due messages (pending, or leased with an expired lease)."""
+    now = now or utcnow()
+    candidates = select(Message.id).where(_claimable(now))
+    if campaign_id is not None:
+        candidates = candidates.where(Message.campaign_id == campaign_id)
+    candidates = candidates.order_by(Message.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    ids = list(session.scalars(candidates))
+    if not ids:
+        return []
+    # Re-check the claim condition in the UPDATE itself: on SQLite the write lock
+    # already serialises claims; on PostgreSQL SKIP LOCKED hands each row to one worker.
+    session.execute(
+        update(Message)
+        .where(Message.id.in_(ids), _claimable(now))
+        .values(
+            status=MessageStatus.LEASED,
+            lease_owner=owner,
+            lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+            attempt=Message.attempt + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(
+        select(
+            Message.id,
+            Message.attempt,
+            Message.campaign_id,
+            Campaign.msg_id,
+            Message.line_no,
+            Message.device_id,
+            Device.token,
+            Device.platform,
+            Device.token_state,
+            CampaignLine.text,
+            CampaignLine.deeplink,
+        )
+        .join(Campaign, Campaign.id == Message.campaign_id)
+        .join(Device, Device.id == Message.device_id)
+        .join(
+            CampaignLine,
+            and_(
+                CampaignLine.campaign_id == Message.campaign_id,
+                CampaignLine.line_no == Message.line_no,
+            ),
+        )
+        .where(Message.id.in_(ids), Message.lease_owner == owner)
+        .order_by(Message.id)
+    )
+    return [Claimed(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """What happened to one claimed attempt."""
+
+    message_id: int
+    attempt: int
+    status: MessageStatus  # SENT, FAILED, INVALID_TOKEN, or PENDING to retry
+    provider: str
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    error_reason: str | None = None
+    next_attempt_at: dt.datetime | None = None
+
+
+def record_outcomes(
+    session: Session, outcomes: Sequence[OutcomeRecord], *, now: dt.datetime | None = None
+) -> int:
+    """Write outcomes of claimed attempts; returns how many were still ours (fencing)."""
+    now = now or utcnow()
+    written = 0
+    for o in outcomes:
+        values: dict[str, Any] = {
+            "status": o.status,
+            "provider": o.provider,
+            "provider_message_id": o.provider_message_id,
+            "error_code": o.error_code,
+            "error_reason": o.error_reason,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "next_attempt_at": o.next_attempt_at,
+        }
+        if o.status is MessageStatus.SENT:
+            values["sent_at"] = now
+        result = session.execute(
+            update(Message)
+            .where(
+                Message.id == o.message_id,
+                Message.attempt == o.attempt,
+                Message.status == MessageStatus.LEASED,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        written += result.rowcount  # type: ignore[attr-defined]
+    return written
+
+
+def mark_devices_uninstalled(session: Session, device_ids: Iterable[int]) -> None:
+    """Dead tokens: never tried again."""
+    ids = list(dict.fromkeys(device_ids))
+    if not ids:
+        return
+    now = utcnow()
+    session.execute(
+        update(Device)
+        .where(Device.id.in_(ids))
+        .values(token_state=TokenState.UNINSTALLED, uninstalled_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def cancel_campaign(session: Session, campaign_id: int) -> int:
+    """Stop what has not been sent; returns how many messages were cancelled."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        return 0
+    result = session.execute(
+        update(Message)
+        .where(Message.campaign_id == campaign_id, Message.status == MessageStatus.PENDING)
+        .values(status=MessageStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    campaign.status = CampaignStatus.CANCELLED
+    campaign.cancelled_at = utcnow()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def open_message_counts(session: Session, campaign_id: int) -> int:
+    """Messages not yet final (pending or leased)."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(
+                Message.campaign_id == campaign_id,
+                Message.status.in_((MessageStatus.PENDING, MessageStatus.LEASED)),
+            )
+        )
+        or 0
+    )
+
+
+def message_status_counts(session: Session, campaign_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Message.status, func.count())
+        .where(Message.campaign_id == campaign_id)
+        .group_by(Message.status)
+    )
+    return {str(status): int(n) for status, n in rows}
+
+
+def campaigns_with_due_messages(session: Session, now: dt.datetime | None = None) -> list[int]:
+    """Campaigns that have messages to send now (the sweeper re-enqueues them)."""
+    now = now or utcnow()
+    rows = session.scalars(select(Message.campaign_id).where(_claimable(now)).distinct())
+    return list(rows)
