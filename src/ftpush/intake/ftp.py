@@ -1,0 +1,519 @@
+"""The FTP/FTPS server: pyftpdlib in a thread of its own, thin over the intake core.
+
+What each part does:
+
+* :class:`FtpService` — what ``ftpush serve`` starts and stops. pyftpdlib's IO
+  loop is blocking, so it runs in one thread; everything pyftpdlib owns is
+  touched only there. Other threads talk to it through :class:`LoopCalls`.
+* :class:`DropboxFTPHandler` — the control connection: the gatekeeper at
+  connect (``421`` before the banner for a banned or unknown address, or one
+  over its session cap), ``AUTH TLS`` before ``USER`` and ``PROT P`` before
+  any data connection whenever TLS is required, password checks in a worker
+  thread (argon2 and the database must not stall other transfers), login and
+  idle timeouts, generic ``530`` answers (the reason goes to the log).
+* :mod:`ftpush.intake.ftp_fs` — every file operation is a
+  :class:`~ftpush.intake.spool.DropboxSession` call.
+* :mod:`ftpush.intake.ftp_tls` — the data connection that decides whether an
+  upload is complete (TLS close_notify) and hands it to the spool before 226.
+
+Plain FTP exists only when ``ftp.allow_plain`` is set; then TLS is optional
+and a plain upload counts as complete on an orderly TCP close (226) — the
+weakest guarantee, because anyone on the path can forge a FIN.
+
+Example::
+
+    >>> service = FtpService(settings, gate, spool, info.tls_cert, info.tls_key)  # doctest: +SKIP
+    >>> await service.start(); service.port                                      # doctest: +SKIP
+    2121
+    >>> await service.stop()                                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import socket
+import threading
+import warnings
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from OpenSSL import SSL
+
+from ftpush.config import Settings
+from ftpush.errors import ConfigError
+from ftpush.intake.access import AccessDenied, Gatekeeper, Principal
+from ftpush.intake.ftp_fs import DropboxFS, UploadFile
+from ftpush.intake.ftp_tls import DropboxDTPHandler, server_context
+from ftpush.intake.spool import DropboxSession, Spool
+
+with warnings.catch_warnings():
+    # pyftpdlib imports asynchat/asyncore, deprecated since Python 3.11.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from pyftpdlib.handlers import TLS_FTPHandler
+    from pyftpdlib.ioloop import AsyncChat, IOLoop
+    from pyftpdlib.servers import FTPServer
+    from pyftpdlib.utils import is_ssl_sock
+
+log = logging.getLogger("ftpush.intake.ftp")
+
+BANNER = "ftpush file transfer service ready."  # no product version: nothing to fingerprint
+_DATA_COMMANDS = frozenset({"PASV", "EPSV", "PORT", "EPRT"})
+
+
+class AuthenticationFailed(Exception):
+    """A login was refused; the reason has been logged, the client learns nothing."""
+
+
+class LoopCalls(AsyncChat):  # type: ignore[misc]
+    """Runs callables in the IO loop's thread, posted from any thread (a self-pipe).
+
+    >>> calls.post(lambda: handler.respond("230 Logged in."))  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, ioloop: Any) -> None:
+        self._reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        self._pending: collections.deque[Callable[[], None]] = collections.deque()
+        self._lock = threading.Lock()
+        self._open = True
+        super().__init__(self._reader, ioloop=ioloop)
+
+    def post(self, call: Callable[[], None]) -> bool:
+        """Queue ``call`` for the loop; False once the loop is gone (it is dropped)."""
+        with self._lock:
+            if not self._open:
+                return False
+            self._pending.append(call)
+            # A full pipe means the loop is already due to wake up.
+            with contextlib.suppress(OSError):
+                self._writer.send(b"\0")
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read(self) -> None:
+        with contextlib.suppress(OSError):
+            self._reader.recv(4096)
+        while True:
+            with self._lock:
+                if not self._pending:
+                    return
+                call = self._pending.popleft()
+            try:
+                call()
+            except Exception:
+                log.exception("a call posted to the FTP loop failed")
+
+    def close(self) -> None:
+        with self._lock:
+            self._open = False
+            self._pending.clear()
+            self._writer.close()
+        super().close()
+
+
+@dataclass
+class FtpRuntime:
+    """What the handlers of one service share; set on their per-service classes."""
+
+    gate: Gatekeeper
+    spool: Spool
+    calls: LoopCalls
+    auth_pool: ThreadPoolExecutor
+    login_timeout: float
+    tls_required: bool
+    sessions: set[DropboxFTPHandler] = field(default_factory=set)
+    stopping: bool = False
+
+
+class DropboxFTPHandler(TLS_FTPHandler):  # type: ignore[misc]
+    """One control connection. Configured per service by :class:`FtpService`."""
+
+    runtime: FtpRuntime
+    _in_dtp_queue: tuple[Any, ...] | None
+    _out_dtp_queue: tuple[Any, ...] | None
+    abstracted_fs = DropboxFS
+    dtp_handler = DropboxDTPHandler
+    banner = BANNER
+    # RFC 2577: data connections only from/to the client's own address (no FXP,
+    # no bounce attacks through PORT), and never to privileged ports.
+    permit_foreign_addresses = False
+    permit_privileged_ports = False
+    max_login_attempts = 3
+    use_gmt_times = True
+
+    def __init__(self, conn: Any, server: Any, ioloop: Any = None) -> None:
+        self.dropbox_session: DropboxSession | None = None
+        self._admitted = False
+        self._released = False
+        self._auth_pending = False
+        super().__init__(conn, server, ioloop)
+        if not self._closed:
+            self.runtime.sessions.add(self)
+
+    # --- connect and log in ------------------------------------------------------
+
+    def on_connect(self) -> None:
+        """Admit the address (before the banner) or answer 421 and hang up."""
+        try:
+            self.runtime.gate.connection_opened(self.remote_ip)
+        except AccessDenied:
+            # The gatekeeper logged why; the client gets no hint.
+            self.respond("421 Service not available.")
+            self.close_when_done()
+            return
+        except Exception:
+            log.exception("cannot admit a connection from %s", self.remote_ip)
+            self.respond("421 Service temporarily unavailable.")
+            self.close_when_done()
+            return
+        self._admitted = True
+        self.call_later(self.runtime.login_timeout, self._login_timed_out)
+
+    def _login_timed_out(self) -> None:
+        if self.authenticated or self._closed:
+            return
+        self.runtime.gate.record_failure(self.username or None, self.remote_ip, "login timed out")
+        if self._ssl_accepting:  # mid-handshake: nothing can be said in clear
+            self.close()
+            return
+        self.respond("421 Login timed out.")
+        self.close_when_done()
+
+    def process_command(self, cmd: str, *args: Any, **kwargs: Any) -> None:
+        if self.runtime.tls_required:
+            if cmd in {"USER", "PASS"} and not self._ssl_established:
+                # Never let a password cross the network in clear.
+                self.respond("530 This server requires TLS: send AUTH TLS before USER.")
+                return
+            if cmd in _DATA_COMMANDS and not self._prot:
+                # RFC 4217 §9: 521, data connection cannot be opened with this PROT.
+                self.respond("521 Data connections must be protected: send PBSZ 0 and PROT P.")
+                return
+            if cmd == "PROT" and args and str(args[0]).strip().upper() == "C":
+                # Refused outright: a PROT C between PASV and the data connection
+                # would otherwise yield an unprotected (and unprovable) upload.
+                self.respond("536 Data connections must be protected: use PROT P.")
+                return
+        super().process_command(cmd, *args, **kwargs)
+
+    def ftp_PASS(self, line: str) -> None:  # noqa: N802
+        """Check the password in a worker thread; the connection waits, the loop does not."""
+        if self.authenticated:
+            self.respond("503 User already authenticated.")
+            return
+        if not self.username or self._auth_pending:
+            self.respond("503 Login with USER first.")
+            return
+        username = self.username
+        protocol = "ftps" if is_ssl_sock(self.socket) else "ftp"
+        self._auth_pending = True
+        self.del_channel()  # read no further command until the answer is known
+        future = self.runtime.auth_pool.submit(
+            self.authorizer.login, username, line, self.remote_ip, protocol
+        )
+        future.add_done_callback(
+            lambda done: self.runtime.calls.post(lambda: self._auth_done(done))
+        )
+
+    def _auth_done(self, done: Future[Principal]) -> None:
+        self._auth_pending = False
+        if self._closed:
+            return
+        self.add_channel()
+        try:
+            principal = done.result()
+        except AuthenticationFailed:
+            # pyftpdlib answers a generic 530 after a delay (slows guessing) and
+            # hangs up after max_login_attempts.
+            self.handle_auth_failed("", "")
+            return
+        except Exception:
+            log.exception("login check for %r from %s failed", self.username, self.remote_ip)
+            self.respond("421 Service temporarily unavailable.")
+            self.close_when_done()
+            return
+        self.dropbox_session = self.runtime.spool.session(principal)
+        # The password is not kept on the session object.
+        self.handle_auth_success("/", "", "Logged in.")
+
+    # --- transfers -----------------------------------------------------------------
+
+    def ftp_STOR(self, file: str, mode: str = "w") -> Any:  # noqa: N802
+        self._drop_queued_transfers()
+        return super().ftp_STOR(file, mode)
+
+    def push_dtp_data(
+        self, data: Any, isproducer: bool = False, file: Any = None, cmd: Any = None
+    ) -> None:
+        if self.data_channel is None:
+            self._drop_queued_transfers()
+        super().push_dtp_data(data, isproducer, file, cmd)
+
+    def ftp_ABOR(self, line: str) -> None:  # noqa: N802
+        if self.data_channel is not None:
+            self.data_channel.aborted = True
+        super().ftp_ABOR(line)
+
+    def ftp_ALLO(self, line: str) -> None:  # noqa: N802
+        """Refuse early (552) an upload announced as over the size limit."""
+        try:
+            size = int(line.split(maxsplit=1)[0])
+        except (ValueError, IndexError):
+            size = 0
+        limit = self.dropbox_session.max_bytes if self.dropbox_session else 0
+        if size > limit:
+            self.respond(f"552 Files are limited to {limit} bytes.")
+        else:
+            self.respond("202 No storage allocation necessary.")
+
+    def flush_account(self) -> None:
+        self._drop_queued_transfers()
+        super().flush_account()
+
+    def _drop_queued_transfers(self) -> None:
+        """Close files of transfers whose data connection never came (pyftpdlib drops them).
+
+        An upload closed this way is discarded with an ``incomplete`` result,
+        and its name is free for the next attempt.
+        """
+        queued_in, self._in_dtp_queue = self._in_dtp_queue, None
+        queued_out, self._out_dtp_queue = self._out_dtp_queue, None
+        if queued_in is not None and isinstance(queued_in[0], UploadFile):
+            queued_in[0].close()
+        if queued_out is not None and queued_out[2] is not None:
+            queued_out[2].close()
+
+    # --- ending ----------------------------------------------------------------------
+
+    def handle_error(self) -> None:
+        # The TLS mixin's error path closes below close(); release first.
+        self._release()
+        super().handle_error()
+
+    def close(self) -> None:
+        self._release()
+        super().close()
+
+    def _release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        self.runtime.sessions.discard(self)
+        if self._admitted:
+            self.runtime.gate.connection_closed(self.remote_ip)
+
+
+class FtpService:
+    """The FTP/FTPS server as a service of ``ftpush serve``.
+
+    ``tls_cert``/``tls_key`` are the PEM files of the FTPS certificate (serve's
+    self-signed one by default). TLS is then required (``AUTH TLS`` and
+    ``PROT P``) unless ``settings.ftp.allow_plain`` is set. Port 0 picks a
+    free port, readable from :attr:`port` once started.
+    """
+
+    name = "ftp"
+
+    def __init__(
+        self,
+        settings: Settings,
+        gate: Gatekeeper,
+        spool: Spool,
+        tls_cert: Path,
+        tls_key: Path,
+        *,
+        auth_failure_delay: float = 2.0,
+    ) -> None:
+        first, last = settings.ftp.passive_ports
+        if not 0 < first <= last <= 65535:
+            raise ConfigError(f"ftp.passive_ports must be a range of ports, not {first}-{last}")
+        self.settings = settings
+        self.gate = gate
+        self.spool = spool
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.auth_failure_delay = auth_failure_delay
+        self.host = settings.ftp.host
+        self.port = settings.ftp.port
+        self.tls_required = not settings.ftp.allow_plain
+        self._loop: Any = None
+        self._server: Any = None
+        self._runtime: FtpRuntime | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoints(self) -> list[str]:
+        first, last = self.settings.ftp.passive_ports
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        masquerade = self.settings.ftp.masquerade_address
+        announced = f"; announced as {masquerade}" if masquerade else ""
+        if self.tls_required:
+            return [
+                f"ftps://{host}:{self.port}  (explicit TLS required; "
+                f"passive {first}-{last}{announced})"
+            ]
+        return [
+            f"ftp://{host}:{self.port}  (plain FTP allowed, TLS optional: a plain upload "
+            f"counts on 226 alone; passive {first}-{last}{announced})"
+        ]
+
+    async def start(self) -> None:
+        self.start_in_thread()
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.stop_thread)
+
+    def start_in_thread(self) -> None:
+        """Bind the port and run the server loop in a background thread."""
+        if self._thread is not None:
+            raise RuntimeError("the FTP service is already running")
+        context = server_context(self.tls_cert, self.tls_key)
+        pyftpdlib_log = logging.getLogger("pyftpdlib")
+        if not pyftpdlib_log.handlers:
+            # Otherwise pyftpdlib installs its own stderr handler on first use;
+            # its records still propagate to ftpush's logging set-up.
+            pyftpdlib_log.addHandler(logging.NullHandler())
+        loop = IOLoop()
+        calls = LoopCalls(loop)
+        runtime = FtpRuntime(
+            gate=self.gate,
+            spool=self.spool,
+            calls=calls,
+            auth_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="ftp-auth"),
+            login_timeout=self.settings.intake.login_timeout_seconds,
+            tls_required=self.tls_required,
+        )
+        handler = self._handler_class(runtime, context)
+        try:
+            server = FTPServer((self.host, self.port), handler, ioloop=loop)
+        except OSError as exc:
+            runtime.auth_pool.shutdown()
+            loop.close()
+            raise ConfigError(f"cannot listen for FTP on {self.host}:{self.port}: {exc}") from None
+        self.port = int(server.address[1])
+        self._loop, self._server, self._runtime = loop, server, runtime
+        self._thread = threading.Thread(target=self._run, name="ftp-server", daemon=True)
+        self._thread.start()
+        log.info("FTP server listening on %s", self.endpoints[0])
+
+    def _handler_class(self, runtime: FtpRuntime, context: SSL.Context) -> type[DropboxFTPHandler]:
+        ftp = self.settings.ftp
+        idle = self.settings.intake.idle_timeout_seconds
+        first, last = ftp.passive_ports
+        dtp = type("FtpsDataConnection", (DropboxDTPHandler,), {"timeout": idle})
+        attributes: dict[str, Any] = {
+            "runtime": runtime,
+            "dtp_handler": dtp,
+            "timeout": idle,
+            "auth_failed_timeout": self.auth_failure_delay,
+            "passive_ports": list(range(first, last + 1)),
+            "masquerade_address": ftp.masquerade_address,
+            "ssl_context": context,
+            "certfile": str(self.tls_cert),
+            "keyfile": str(self.tls_key),
+            # SPEC §2: with a certificate, AUTH TLS and PROT P are required.
+            # process_command enforces both with RFC 4217's replies.
+            "tls_control_required": self.tls_required,
+            "tls_data_required": self.tls_required,
+            "authorizer": GateAuthorizer(self.gate),
+        }
+        return type("FtpsControlConnection", (DropboxFTPHandler,), attributes)
+
+    def _run(self) -> None:
+        try:
+            self._loop.loop(timeout=None, blocking=True)
+        except Exception:
+            log.exception("the FTP server loop failed")
+
+    def stop_thread(self, timeout: float = 10.0) -> None:
+        """Close every connection (uploads in flight become incomplete) and join the loop."""
+        thread, runtime = self._thread, self._runtime
+        if thread is None or runtime is None:
+            return
+        if thread.is_alive() and runtime.calls.post(self._shutdown):
+            thread.join(timeout)
+        if not thread.is_alive() and self._loop.socket_map:
+            self._shutdown()  # the loop died: nothing else touches its objects now
+        if thread.is_alive():
+            log.error("the FTP server thread did not stop within %s s", timeout)
+        runtime.auth_pool.shutdown(wait=True, cancel_futures=True)
+        self._thread = None
+        log.info("FTP server stopped")
+
+    def _shutdown(self) -> None:
+        runtime, loop = self._runtime, self._loop
+        assert runtime is not None
+        runtime.stopping = True
+        self._server.close()
+        # Connections are cut, not wound down: no TLS goodbyes that would need
+        # more turns of a loop that is about to end (and would leak sockets).
+        for channel in [*runtime.sessions, *loop.socket_map.values()]:
+            channel._error = True
+        for handler in list(runtime.sessions):
+            handler.close()
+        loop.close()
+
+
+class GateAuthorizer:
+    """pyftpdlib's authorizer interface over the gatekeeper.
+
+    :meth:`login` runs in a worker thread (argon2 and the database are
+    blocking). Every account's home is its app's dropbox, seen as ``/``; what
+    may be done where is decided by the dropbox rules on each operation, so
+    every pyftpdlib permission is granted here.
+    """
+
+    def __init__(self, gate: Gatekeeper) -> None:
+        self.gate = gate
+
+    def login(self, username: str, password: str, address: str, protocol: str) -> Principal:
+        """The principal of a correct login, or :class:`AuthenticationFailed`.
+
+        The gatekeeper logs the reason of a refusal (never the password) and
+        counts it towards a ban; the client only ever hears "530".
+        """
+        try:
+            return self.gate.authenticate_password(username, password, address, protocol)
+        except AccessDenied:
+            raise AuthenticationFailed from None
+
+    def validate_authentication(self, username: str, password: str, handler: Any) -> None:
+        # pyftpdlib's own PASS would call this in the loop thread; ftp_PASS is
+        # replaced so that it never does.
+        raise AuthenticationFailed
+
+    def get_home_dir(self, username: str) -> str:
+        return "/"
+
+    def has_user(self, username: str) -> bool:
+        return True
+
+    def has_perm(self, username: str, perm: str, path: str | None = None) -> bool:
+        return True
+
+    def get_perms(self, username: str) -> str:
+        return "elradfw"
+
+    def get_msg_login(self, username: str) -> str:
+        return "Logged in."
+
+    def get_msg_quit(self, username: str) -> str:
+        return "Goodbye."
+
+    def impersonate_user(self, username: str, password: str) -> None:
+        pass
+
+    def terminate_impersonation(self, username: str) -> None:
+        pass
