@@ -63,6 +63,25 @@ def test_sftp_refuses_an_unpinned_host_and_shows_the_offered_key(sshd_peer: Sshd
     assert sshd_peer.host_key_fingerprint in err.message
 
 
+@pytest.mark.parametrize("kind", ["ecdsa", "rsa"])
+def test_sftp_pin_may_be_any_of_the_servers_host_keys(
+    kind: str, sshd_peer: SshdPeer, peer_dir: Path, tmp_path: Path
+) -> None:
+    pin = sshd_peer.host_key_fingerprints[kind]
+    target = dataclasses.replace(sshd_peer.target(), host_key_fingerprint=pin)
+    deliver_once(target, peer_dir, tmp_path)
+
+
+def test_sftp_mismatch_lists_every_key_the_server_has(sshd_peer: SshdPeer) -> None:
+    err = connect_error(
+        dataclasses.replace(sshd_peer.target(), host_key_fingerprint="SHA256:" + "Q" * 43)
+    )
+    assert err.stage == "host_key"
+    for fingerprint in sshd_peer.host_key_fingerprints.values():
+        assert fingerprint in err.message
+    assert "ssh-ed25519" in err.message
+
+
 def test_sftp_pin_accepts_other_spellings(
     sshd_peer: SshdPeer, peer_dir: Path, tmp_path: Path
 ) -> None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 USER_NAME = "ftpushtest"
 STATE_DIR = Path("/var/lib/ftpush-test-peers")  # root-only: the user's password lives here
@@ -117,7 +117,18 @@ def ensure_peer_user() -> PeerUser:
 
 def new_ed25519() -> tuple[bytes, str]:
     """A fresh key: (private key in OpenSSH PEM, public ``ssh-ed25519 AAAA...`` line)."""
-    key = ed25519.Ed25519PrivateKey.generate()
+    return new_ssh_key("ed25519")
+
+
+def new_ssh_key(kind: str) -> tuple[bytes, str]:
+    """A fresh ``ed25519``, ``ecdsa`` (P-256) or ``rsa`` (2048) key: (private PEM, public line)."""
+    key: ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    if kind == "ecdsa":
+        key = ec.generate_private_key(ec.SECP256R1())
+    elif kind == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
         serialization.NoEncryption(),

@@ -32,6 +32,7 @@ from tests.peers._common import (
     free_port,
     is_root,
     new_ed25519,
+    new_ssh_key,
     write_private,
 )
 
@@ -56,7 +57,8 @@ class SshdPeer:
         self.dir = base_dir
         self.user = user
         self.port = 0
-        self.host_key_fingerprint = ""
+        self.host_key_fingerprint = ""  # of the Ed25519 key, the one OpenSSH shows first
+        self.host_key_fingerprints: dict[str, str] = {}  # every host key, by type
         self.host_public_key = ""
         self.client_key_path = base_dir / "client_key"
         self.client_private_key = ""
@@ -85,9 +87,14 @@ class SshdPeer:
     def _start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)  # the user's sshd child reads authorized_keys here
-        host_private, self.host_public_key = new_ed25519()
-        write_private(self.dir / "host_key", host_private)
-        self.host_key_fingerprint = ssh_public_key_fingerprint(self.host_public_key)
+        public_lines = []
+        for kind in ("ed25519", "ecdsa", "rsa"):  # as a stock Debian sshd has
+            private, public = new_ssh_key(kind)
+            write_private(self.dir / f"host_key_{kind}", private)
+            self.host_key_fingerprints[kind] = ssh_public_key_fingerprint(public)
+            public_lines.append(public)
+        self.host_public_key = public_lines[0]
+        self.host_key_fingerprint = self.host_key_fingerprints["ed25519"]
         client_private, client_public = new_ed25519()
         write_private(self.client_key_path, client_private)
         self.client_private_key = client_private.decode()
@@ -112,7 +119,7 @@ class SshdPeer:
     def _config(self) -> str:
         lines = [
             f"ListenAddress {self.host}:{self.port}",
-            f"HostKey {self.dir / 'host_key'}",
+            *(f"HostKey {self.dir / f'host_key_{kind}'}" for kind in ("ed25519", "ecdsa", "rsa")),
             f"AuthorizedKeysFile {self.dir / 'authorized_keys'}",
             "PidFile none",
             "UsePAM no",

@@ -36,18 +36,33 @@ from ftpush.remote.base import EntryList, RemoteEntry, RemoteTarget, check_path,
 _Progress = Callable[[bytes, bytes, int, int], None]
 
 
+# Host key algorithms in OpenSSH's own order of preference, so the key we meet first is
+# the one the customer's `ssh` shows them. The last family keeps SHA-1 "ssh-rsa" for old
+# servers: the pin still binds the key, and the signature is over a fresh exchange hash.
+_FAMILIES: tuple[tuple[str, ...], ...] = (
+    ("ssh-ed25519",),
+    ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"),
+    ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"),
+)
+_PREFERRED = tuple(alg for family in _FAMILIES for alg in family)
+
+
 class _PinnedHostKey(asyncssh.SSHClient):
     """Accepts exactly one host key and remembers the one the server offered."""
 
     def __init__(self, pin: str | None) -> None:
         self.pin = pin
         self.offered: str | None = None
+        self.algorithm = ""
+        self.matched = False
 
     def validate_host_public_key(
         self, host: str, addr: str, port: int, key: asyncssh.SSHKey
     ) -> bool:
         self.offered = key.get_fingerprint("sha256")
-        return self.pin is not None and hmac.compare_digest(self.offered, self.pin)
+        self.algorithm = key.get_algorithm()
+        self.matched = self.pin is not None and hmac.compare_digest(self.offered, self.pin)
+        return self.matched
 
 
 def _no_known_hosts(_host: str, _addr: str, _port: int) -> tuple[list[Any], ...]:
@@ -64,41 +79,75 @@ class SftpClient:
         self.timeout = timeout
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
+        self._keys: list[asyncssh.SSHKey] | None = None
 
     # -- connection -------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        t = self.target
-        keys: list[asyncssh.SSHKey] | None = None
-        if t.private_key:
+        if self.target.private_key:
             try:
-                keys = [asyncssh.import_private_key(t.private_key)]
+                self._keys = [asyncssh.import_private_key(self.target.private_key)]
             except (asyncssh.KeyImportError, ValueError):
                 # from None: the parser's message may quote the key text.
                 raise self._error("auth", "the stored private key cannot be read") from None
-        auth = (["publickey"] if keys else []) + (
-            ["keyboard-interactive", "password"] if t.password else []
-        )
-        checker = _PinnedHostKey(t.host_key_fingerprint)
+        offered: list[_PinnedHostKey] = []
         try:
-            self._conn = await asyncio.wait_for(
-                asyncssh.connect(
-                    t.host, t.port, username=t.username, password=t.password,
-                    client_keys=keys, client_factory=lambda: checker,
-                    known_hosts=_no_known_hosts, config=[], agent_path=None,
-                    x509_trusted_certs=None, gss_host=None, host_based_auth=False,
-                    preferred_auth=",".join(auth), connect_timeout=self.timeout,
-                    keepalive_interval=max(self.timeout / 3, 1.0), keepalive_count_max=3,
-                ),
-                self.timeout,
-            )  # fmt: skip
+            self._conn = await self._connect_pinned(offered)
             self._sftp = await asyncio.wait_for(self._conn.start_sftp_client(), self.timeout)
         except BaseException as exc:
             await self._close()
             if isinstance(exc, Exception):
-                raise self._connect_error(exc, checker) from exc
+                raise self._connect_error(exc, offered) from exc
             raise
         return self
+
+    async def _connect_pinned(self, offered: list[_PinnedHostKey]) -> asyncssh.SSHClientConnection:
+        """Connect, accepting only the pinned host key, whatever its type.
+
+        A server has several host keys (Ed25519, ECDSA, RSA) and shows one per
+        connection. When the one it shows first is not the pinned one, the other
+        types are asked for, one connection each, so the operator may pin any of them.
+        """
+        checker = _PinnedHostKey(self.target.host_key_fingerprint)
+        offered.append(checker)
+        try:
+            return await self._connect(checker, _PREFERRED)
+        except asyncssh.HostKeyNotVerifiable as exc:
+            if checker.pin is None:
+                raise
+            first_error = exc
+        for family in _FAMILIES:
+            if checker.algorithm in family:
+                continue
+            other = _PinnedHostKey(checker.pin)
+            try:
+                return await self._connect(other, family)
+            except (asyncssh.Error, OSError, TimeoutError):
+                if other.matched:
+                    raise  # the right key, then another failure: that one counts
+                if other.offered:
+                    offered.append(other)
+        raise first_error
+
+    async def _connect(
+        self, checker: _PinnedHostKey, algorithms: tuple[str, ...]
+    ) -> asyncssh.SSHClientConnection:
+        t = self.target
+        auth = (["publickey"] if self._keys else []) + (
+            ["keyboard-interactive", "password"] if t.password else []
+        )
+        return await asyncio.wait_for(
+            asyncssh.connect(
+                t.host, t.port, username=t.username, password=t.password,
+                client_keys=self._keys, client_factory=lambda: checker,
+                known_hosts=_no_known_hosts, server_host_key_algs=list(algorithms),
+                config=[], agent_path=None, x509_trusted_certs=None, gss_host=None,
+                host_based_auth=False, preferred_auth=",".join(auth),
+                connect_timeout=self.timeout,
+                keepalive_interval=max(self.timeout / 3, 1.0), keepalive_count_max=3,
+            ),
+            self.timeout,
+        )  # fmt: skip
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._close()
@@ -118,20 +167,21 @@ class SftpClient:
     def _error(self, stage: str, message: str) -> RemoteError:
         return RemoteError(redact(message, self.target.secrets), stage=stage)
 
-    def _connect_error(self, exc: Exception, checker: _PinnedHostKey) -> RemoteError:
+    def _connect_error(self, exc: Exception, offered: list[_PinnedHostKey]) -> RemoteError:
         t = self.target
         where = f"{t.host}:{t.port}"
         stage, message = "tcp", f"cannot connect to {where}: {exc!r}"
+        keys = ", ".join(f"{c.offered} ({c.algorithm})" for c in offered if c.offered)
         if isinstance(exc, asyncssh.HostKeyNotVerifiable):
             stage = "host_key"
             if t.host_key_fingerprint is None:
                 message = (
-                    f"host key of {where} is not pinned: the server offered {checker.offered}; "
+                    f"host key of {where} is not pinned: the server offered {keys}; "
                     "check it with the server's administrator, then pin it"
                 )
             else:
                 message = (
-                    f"host key mismatch for {where}: server offered {checker.offered}, "
+                    f"host key mismatch for {where}: server offered {keys}, "
                     f"expected {t.host_key_fingerprint}"
                 )
         elif isinstance(exc, asyncssh.PermissionDenied):

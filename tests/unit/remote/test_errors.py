@@ -71,12 +71,13 @@ def assert_clean(err: RemoteError) -> None:
 )
 def test_sftp_connect_errors(exc: Exception, stage: str) -> None:
     checker = _PinnedHostKey("SHA256:" + "B" * 43)
-    checker.offered = "SHA256:" + "C" * 43
-    err = sftp_client()._connect_error(exc, checker)
+    checker.offered, checker.algorithm = "SHA256:" + "C" * 43, "ssh-ed25519"
+    err = sftp_client()._connect_error(exc, [checker])
     assert err.stage == stage
     assert_clean(err)
     if stage == "host_key":
         assert "server offered SHA256:CCCC" in err.message
+        assert "(ssh-ed25519)" in err.message
         assert "expected SHA256:BBBB" in err.message
     if stage == "auth":
         assert "'acme'" in err.message
