@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ftpush.errors import NotFound
@@ -189,3 +189,77 @@ def mark_results_delivered(session: Session, import_id: int, when: dt.datetime) 
     row = session.get(ImportFile, import_id)
     if row is not None:
         row.results_delivered_at = when
+
+
+# --- processing leases ------------------------------------------------------------
+
+
+def claim_import(
+    session: Session, import_id: int, owner: str, lease_seconds: float, now: dt.datetime
+) -> ImportFile | None:
+    """Take a received file (or one whose worker's lease ran out) for processing."""
+    result = session.execute(
+        update(ImportFile)
+        .where(
+            ImportFile.id == import_id,
+            or_(
+                ImportFile.status == ImportStatus.RECEIVED,
+                and_(
+                    ImportFile.status == ImportStatus.PROCESSING,
+                    or_(ImportFile.lease_expires_at.is_(None), ImportFile.lease_expires_at < now),
+                ),
+            ),
+        )
+        .values(
+            status=ImportStatus.PROCESSING,
+            lease_owner=owner,
+            lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+            started_at=func.coalesce(ImportFile.started_at, now),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(ImportFile, import_id, populate_existing=True)
+
+
+def renew_import(
+    session: Session,
+    import_id: int,
+    owner: str,
+    lease_seconds: float,
+    now: dt.datetime,
+    *,
+    checkpoint_line: int | None = None,
+) -> bool:
+    """Extend our lease (and move the checkpoint); False when the lease was lost."""
+    values: dict[str, object] = {"lease_expires_at": now + dt.timedelta(seconds=lease_seconds)}
+    if checkpoint_line is not None:
+        values["checkpoint_line"] = checkpoint_line
+    result = session.execute(
+        update(ImportFile)
+        .where(
+            ImportFile.id == import_id,
+            ImportFile.lease_owner == owner,
+            ImportFile.status == ImportStatus.PROCESSING,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def unfinished_imports(session: Session, now: dt.datetime) -> list[int]:
+    """Files waiting for a worker, or whose worker died (the sweeper re-enqueues them)."""
+    rows = session.scalars(
+        select(ImportFile.id).where(
+            or_(
+                ImportFile.status == ImportStatus.RECEIVED,
+                and_(
+                    ImportFile.status == ImportStatus.PROCESSING,
+                    or_(ImportFile.lease_expires_at.is_(None), ImportFile.lease_expires_at < now),
+                ),
+            )
+        )
+    )
+    return list(rows)

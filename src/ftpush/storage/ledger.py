@@ -428,3 +428,13 @@ def campaigns_with_due_messages(session: Session, now: dt.datetime | None = None
     now = now or utcnow()
     rows = session.scalars(select(Message.campaign_id).where(_claimable(now)).distinct())
     return list(rows)
+
+
+def message_count(session: Session, campaign_id: int) -> int:
+    """Messages the campaign targets (one per line and device)."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Message).where(Message.campaign_id == campaign_id)
+        )
+        or 0
+    )

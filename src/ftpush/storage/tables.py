@@ -332,6 +332,10 @@ class ImportFile(Base):
     lines_total: Mapped[int] = mapped_column(Integer, default=0)
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # A worker processing the file holds a lease, renewed after every batch; a lease
+    # that ran out means the worker died and another may resume the file.
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     # Progress checkpoint: every line up to here is committed (resume point).
     checkpoint_line: Mapped[int] = mapped_column(Integer, default=0)
     checkpoint_offset: Mapped[int] = mapped_column(BigId, default=0)

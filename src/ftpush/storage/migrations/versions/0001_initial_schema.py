@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-26 23:57:30.411515
+Create Date: 2026-11-27 00:08:51.392079
 """
 
 from __future__ import annotations
@@ -529,6 +529,10 @@ def upgrade() -> None:
         sa.Column("lines_total", sa.Integer(), nullable=False),
         sa.Column("accepted", sa.Integer(), nullable=False),
         sa.Column("rejected", sa.Integer(), nullable=False),
+        sa.Column("lease_owner", sa.String(length=100), nullable=True),
+        sa.Column(
+            "lease_expires_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True
+        ),
         sa.Column("checkpoint_line", sa.Integer(), nullable=False),
         sa.Column(
             "checkpoint_offset",
