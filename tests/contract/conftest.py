@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from ftpush.remote.base import ClientFactory, RemoteClient, RemoteTarget, open_c
 from ftpush.remote.fake import FakeServer
 from ftpush.remote.keys import generate_key_pair
 from tests.peers.fixtures import make_read_only
+from tests.peers.pyftpd import PyftpdPeer
 
 _plugins = getattr(top, "pytest_plugins", ())
 if "tests.peers.fixtures" not in ([_plugins] if isinstance(_plugins, str) else _plugins):
@@ -31,10 +33,11 @@ if "tests.peers.fixtures" not in ([_plugins] if isinstance(_plugins, str) else _
         peer_dir,
         peer_user,
         peers_base,
+        pyftpd_peer,
         sshd_peer,
     )
 
-IMPLS = ["fake", "sftp-key", "sftp-password", "ftps", "ftp"]
+IMPLS = ["fake", "sftp-key", "sftp-password", "ftps", "ftp", "ftp-mlsd"]
 TIMEOUT = 10.0
 
 
@@ -85,12 +88,21 @@ def _fake(tmp_path: Path) -> Impl:
     return impl
 
 
+def _pyftpd(peer: PyftpdPeer) -> Impl:
+    folder = Path(tempfile.mkdtemp(dir=peer.root))
+    impl = Impl("ftp-mlsd", peer.target(), f"/{folder.name}", folder)
+    impl.read_only = peer.read_only
+    return impl
+
+
 @pytest.fixture(params=IMPLS)
 def impl(request: pytest.FixtureRequest, tmp_path: Path) -> Impl:
     """Every implementation in turn (the real ones against real servers on loopback)."""
     name = request.param
     if name == "fake":
         return _fake(tmp_path)
+    if name == "ftp-mlsd":
+        return _pyftpd(request.getfixturevalue("pyftpd_peer"))
     folder: Path = request.getfixturevalue("peer_dir")
     if name.startswith("sftp"):
         peer = request.getfixturevalue("sshd_peer")

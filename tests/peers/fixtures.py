@@ -3,6 +3,8 @@
 * ``sshd_peer`` — OpenSSH ``sshd`` serving SFTP (key and, as root, password login).
 * ``ftps_peer`` — ``vsftpd`` with explicit TLS required for login and data.
 * ``ftp_peer`` — ``vsftpd`` speaking plain FTP.
+* ``pyftpd_peer`` — pyftpdlib in a thread, plain FTP with ``MLSD``/``MLST`` (which vsftpd
+  lacks); it serves its own folder (``pyftpd_peer.root`` is its ``/``).
 * ``peer_dir`` — a fresh empty folder the peers' user may write; its absolute path
   is the remote path on every peer (they all serve the local filesystem).
 
@@ -28,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.peers._common import PeerUnavailable, PeerUser, ensure_peer_user
+from tests.peers.pyftpd import PyftpdPeer
 from tests.peers.sshd import SshdPeer
 from tests.peers.vsftpd import VsftpdPeer
 
@@ -79,6 +82,13 @@ def ftp_peer(peers_base: Path) -> Iterator[VsftpdPeer]:
             yield peer
     except PeerUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def pyftpd_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PyftpdPeer]:
+    """pyftpdlib serving a private folder: the FTP peer with MLSD/MLST."""
+    with PyftpdPeer.started(tmp_path_factory.mktemp("pyftpd")) as peer:
+        yield peer
 
 
 @pytest.fixture
