@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +28,18 @@ MB = 1024 * 1024
 
 def run(impl: Impl, body: Callable[[RemoteClient], Awaitable[Any]]) -> Any:
     """Open a session on ``impl`` and run ``body`` in it."""
-
-    async def main() -> Any:
-        async with impl.open() as client:
-            return await body(client)
-
-    return asyncio.run(main())
+    return asyncio.run(run_async(impl, body))
 
 
-def failure(coro: Awaitable[Any]) -> RemoteError:
+async def run_async(impl: Impl, body: Callable[[RemoteClient], Awaitable[Any]]) -> Any:
+    async with impl.open() as client:
+        return await body(client)
+
+
+def failure(coro: Coroutine[Any, Any, Any]) -> RemoteError:
     with pytest.raises(RemoteError) as info:
-        asyncio.run(_await(coro))
+        asyncio.run(coro)
     return info.value
-
-
-async def _await(coro: Awaitable[Any]) -> Any:
-    return await coro
 
 
 def connect_failure(impl: Impl, **changes: object) -> RemoteError:
@@ -204,14 +200,6 @@ def test_mkdir_is_idempotent_and_refuses_conflicts(impl: Impl) -> None:
 
     run(impl, body)
     assert impl.local("new").is_dir()
-
-
-def run_async(impl: Impl, body: Callable[[RemoteClient], Awaitable[Any]]) -> Awaitable[Any]:
-    async def main() -> Any:
-        async with impl.open() as client:
-            return await body(client)
-
-    return main()
 
 
 # -- deliver and probe ---------------------------------------------------------------------

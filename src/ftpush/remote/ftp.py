@@ -362,16 +362,17 @@ class FtpClient:
         await asyncio.to_thread(self._session.close)
 
     async def _run(
-        self, what: str, path: str, call: Callable[[ftplib.FTP], T], *, write: bool
+        self, what: str, path: str, write: bool, method: Callable[..., T], *args: object
     ) -> T:
         check_path(path)
+        call: Callable[[ftplib.FTP], T] = lambda ftp: method(ftp, *args)  # noqa: E731
         return await asyncio.to_thread(self._session.run, what, path, call, write)
 
     async def list(self, path: str) -> EntryList:
-        return await self._run("list", path, lambda f: self._session.list(f, path), write=False)
+        return await self._run("list", path, False, self._session.list, path)
 
     async def stat(self, path: str) -> RemoteEntry | None:
-        return await self._run("stat", path, lambda f: self._session.stat(f, path), write=False)
+        return await self._run("stat", path, False, self._session.stat, path)
 
     async def size(self, path: str) -> int:
         entry = await self.stat(path)
@@ -381,25 +382,17 @@ class FtpClient:
 
     async def download(self, remote_path: str, local_path: Path) -> int:
         s = self._session
-        return await self._run(
-            "download", remote_path, lambda f: s.download(f, remote_path, local_path), write=False
-        )
+        return await self._run("download", remote_path, False, s.download, remote_path, local_path)
 
     async def upload(self, local_path: Path, remote_path: str) -> int:
         s = self._session
-        return await self._run(
-            "upload", remote_path, lambda f: s.upload(f, local_path, remote_path), write=True
-        )
+        return await self._run("upload", remote_path, True, s.upload, local_path, remote_path)
 
     async def rename(self, old: str, new: str) -> None:
-        check_path(new)
-        s = self._session
-        await self._run("rename", old, lambda f: s.rename(f, old, new), write=True)
+        await self._run("rename", old, True, self._session.rename, old, check_path(new))
 
     async def delete(self, path: str, *, missing_ok: bool = False) -> None:
-        s = self._session
-        await self._run("delete", path, lambda f: s.delete(f, path, missing_ok), write=True)
+        await self._run("delete", path, True, self._session.delete, path, missing_ok)
 
     async def mkdir(self, path: str, *, exist_ok: bool = True) -> None:
-        s = self._session
-        await self._run("mkdir", path, lambda f: s.mkdir(f, path, exist_ok), write=True)
+        await self._run("mkdir", path, True, self._session.mkdir, path, exist_ok)
