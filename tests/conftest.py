@@ -21,6 +21,8 @@ from ftpush.config import Settings, load_settings
 from ftpush.storage import Database, migrate
 from ftpush.storage.engine import make_engine, normalise_url
 
+pytest_plugins = ["tests.peers.fixtures"]
+
 PG_URL = os.environ.get("FTPUSH_TEST_DATABASE_URL")
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO.parent / "shared" / "samples"

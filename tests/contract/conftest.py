@@ -16,26 +16,12 @@ from pathlib import Path
 
 import pytest
 
-import tests.conftest as top
 from ftpush.models import RemoteProtocol
 from ftpush.remote.base import ClientFactory, RemoteClient, RemoteTarget, open_client
 from ftpush.remote.fake import FakeServer
 from ftpush.remote.keys import generate_key_pair
 from tests.peers.fixtures import make_read_only
 from tests.peers.pyftpd import PyftpdPeer
-
-_plugins = getattr(top, "pytest_plugins", ())
-if "tests.peers.fixtures" not in ([_plugins] if isinstance(_plugins, str) else _plugins):
-    # Until the top conftest loads the plugin, make its fixtures visible here.
-    from tests.peers.fixtures import (  # noqa: F401
-        ftp_peer,
-        ftps_peer,
-        peer_dir,
-        peer_user,
-        peers_base,
-        pyftpd_peer,
-        sshd_peer,
-    )
 
 IMPLS = ["fake", "sftp-key", "sftp-password", "ftps", "ftp", "ftp-mlsd"]
 TIMEOUT = 10.0
