@@ -282,7 +282,10 @@ class SshLogin(asyncssh.SSHServer):
         session, idle = self.session, self._idle
         if session is None or idle is None:  # pragma: no cover - asyncssh checks auth first
             return False
-        return SftpOnlySession(lambda chan: DropboxSftpServer(chan, session), idle, self._hub.track)
+        who = f"{session.principal.username} from {self.address}"
+        return SftpOnlySession(
+            lambda chan: DropboxSftpServer(chan, session), idle, self._hub.track, who
+        )
 
     def connection_requested(
         self, dest_host: str, dest_port: int, orig_host: str, orig_port: int

@@ -156,12 +156,14 @@ def _path(path: bytes) -> str:
         raise asyncssh.SFTPInvalidFilename("paths must be UTF-8") from None
 
 
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+def _pwrite_all(fd: int, data: bytes, offset: int) -> int:
+    """Write all of ``data`` at ``offset``; returns the end offset."""
     view = memoryview(data)
     while view:
         written = os.pwrite(fd, view, offset)
         view = view[written:]
         offset += written
+    return offset
 
 
 class DropboxSftpServer(asyncssh.SFTPServer):

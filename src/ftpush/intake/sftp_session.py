@@ -27,7 +27,7 @@ asyncssh (a clean session end with a handle open must not count).
 
 Example (asyncssh does this when a client opens the ``sftp`` subsystem)::
 
-    session = SftpOnlySession(lambda chan: DropboxSftpServer(chan, box), idle, tasks.add)
+    session = SftpOnlySession(lambda chan: DropboxSftpServer(chan, box), idle, tasks.add, "alice")
 """
 
 from __future__ import annotations
@@ -164,11 +164,13 @@ class SftpOnlySession(SSHServerStreamSession[bytes]):
         make_server: Callable[[asyncssh.SSHServerChannel[bytes]], DropboxSftpServer],
         idle: IdleWatch,
         track: Callable[[asyncio.Task[None]], None],
+        who: str = "",
     ) -> None:
         super().__init__(None, None, MIN_SFTP_VERSION, allow_scp=False)
         self._make_server = make_server
         self._idle = idle
         self._track = track
+        self._who = who  # "user from address", for the logs
 
     def pty_requested(
         self,
@@ -179,17 +181,17 @@ class SftpOnlySession(SSHServerStreamSession[bytes]):
         return False
 
     def shell_requested(self) -> bool:
-        log.info("shell refused: only the sftp subsystem is served")
+        log.info("shell refused for %s: only the sftp subsystem is served", self._who)
         return False
 
     def exec_requested(self, command: str) -> bool:
         # SCP (legacy "scp -t/-f", and anything else) runs as an exec request.
-        log.info("exec refused (SCP is off): %.60r", command)
+        log.info("exec refused for %s (SCP is off): %.60r", self._who, command)
         return False
 
     def subsystem_requested(self, subsystem: str) -> bool:
         if subsystem != "sftp":
-            log.info("subsystem %.40r refused", subsystem)
+            log.info("subsystem %.40r refused for %s", subsystem, self._who)
         return subsystem == "sftp"
 
     def session_started(self) -> None:
