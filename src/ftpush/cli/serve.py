@@ -18,7 +18,10 @@ from ftpush import __version__, datadir, logs
 from ftpush.cli.context import CliContext, pass_cli
 from ftpush.config import Settings
 from ftpush.crypto import SecretBox
+from ftpush.intake.access import Gatekeeper
+from ftpush.intake.ftp import FtpService
 from ftpush.intake.poller import Poller
+from ftpush.intake.sftp import SftpService
 from ftpush.intake.spool import Spool
 from ftpush.jobs.housekeeping import Housekeeping
 from ftpush.storage import Database
@@ -104,7 +107,7 @@ def command(
     sftp_port: int | None,
     ftp_port: int | None,
 ) -> None:
-    """Run ftpush: web app and API (file servers and workers join as they are built)."""
+    """Run ftpush: SFTP and FTP(S) servers, pull mode, web app and API."""
     settings = with_overrides(obj.settings, host, http_port, sftp_port, ftp_port)
     logs.configure(settings.log_level)
     info = datadir.prepare(settings)
@@ -113,11 +116,15 @@ def command(
     try:
         spool.recover()
         box = SecretBox.from_keys_dir(settings.keys_dir)
+        gate = Gatekeeper(db, settings)
         services: list[Service] = [
-            WebServer(create_app(settings, db=db), settings.web.host, settings.web.port),
-            Poller(settings, db, spool, box),
-            Housekeeping(settings),
+            WebServer(create_app(settings, db=db), settings.web.host, settings.web.port)
         ]
+        if settings.sftp.enabled:
+            services.append(SftpService(settings, gate, spool, info.ssh_host_key))
+        if settings.ftp.enabled:
+            services.append(FtpService(settings, gate, spool, info.tls_cert, info.tls_key))
+        services += [Poller(settings, db, spool, box), Housekeeping(settings)]
         banner = [
             f"ftpush {__version__} ({settings.profile} profile)",
             f"  data     {info.root}",
