@@ -66,17 +66,30 @@ T = TypeVar("T")
 
 
 class UploadHandle:
-    """An open upload: its resolved path, the file descriptor and how it ended."""
+    """An open upload: its resolved path, the file descriptor and how it ended.
 
-    __slots__ = ("client_closed", "fd", "refused", "vpath")
+    Writes are queued (``pending``) and written to disk in batches by one
+    writer task per handle, in order, in a worker thread (see
+    :meth:`DropboxSftpServer.write`).
+    """
+
+    __slots__ = ("client_closed", "fd", "pending", "pending_bytes", "refused", "vpath", "writer")
 
     def __init__(self, vpath: VPath, fd: int) -> None:
         self.vpath = vpath
         self.fd = fd
         # Set only by the handler when the *client* sent CLOSE for this handle.
         self.client_closed = False
-        # Why a write was refused; such an upload can never be complete.
+        # Why a write was refused or failed; such an upload can never be complete.
         self.refused: str | None = None
+        self.pending: list[tuple[bytes, int]] = []
+        self.pending_bytes = 0
+        self.writer: asyncio.Task[None] | None = None
+
+    async def drained(self) -> None:
+        """Wait until every queued write reached the file (or failed)."""
+        while self.writer is not None and not self.writer.done():
+            await asyncio.shield(self.writer)
 
 
 class DownloadHandle:
@@ -156,14 +169,20 @@ def _path(path: bytes) -> str:
         raise asyncssh.SFTPInvalidFilename("paths must be UTF-8") from None
 
 
-def _pwrite_all(fd: int, data: bytes, offset: int) -> int:
-    """Write all of ``data`` at ``offset``; returns the end offset."""
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
-        offset += written
-    return offset
+def _pwrite_all(fd: int, batch: list[tuple[bytes, int]]) -> None:
+    """Write every ``(data, offset)`` of ``batch``, in order (in a worker thread)."""
+    for data, offset in batch:
+        view = memoryview(data)
+        position = offset
+        while view:
+            written = os.pwrite(fd, view, position)
+            view = view[written:]
+            position += written
+
+
+# Bytes of one upload that may wait in memory for the disk; past this a WRITE
+# is answered only once the queue has drained.
+MAX_PENDING_WRITE_BYTES = 4 * 1024 * 1024
 
 
 class DropboxSftpServer(asyncssh.SFTPServer):
@@ -214,20 +233,46 @@ class DropboxSftpServer(asyncssh.SFTPServer):
         return self.session.open_write(name)
 
     async def write(self, file_obj: object, offset: int, data: bytes) -> int:
-        """Write at ``offset``; past the size limit the upload is refused for good."""
+        """Queue a write at ``offset``; past the size limit the upload is refused for good.
+
+        The reply does not wait for the disk: writes are batched and written in
+        order by the handle's writer task, off the event loop. A write that then
+        fails poisons the upload, so the client learns it at CLOSE at the latest
+        and the file is never kept; only the answer to CLOSE promises anything.
+        """
         if not isinstance(file_obj, UploadHandle):
             raise asyncssh.SFTPPermissionDenied("the file was opened for reading")
         if file_obj.refused is not None:
             raise asyncssh.SFTPFailure(file_obj.refused)
         try:
             self.session.check_extent(offset + len(data))
-            await asyncio.to_thread(_pwrite_all, file_obj.fd, data, offset)
-        except (FtpushError, OSError) as exc:
+        except FileTooLarge as exc:
             # One lost write makes the whole upload worthless: never let a later
             # CLOSE pass a file with a hole (or a truncated tail) as complete.
-            file_obj.refused = f"a write was refused: {sftp_error(exc).reason}"
+            file_obj.refused = f"a write was refused: {exc.message}"
             _raise_sftp(exc)
+        file_obj.pending.append((data, offset))
+        file_obj.pending_bytes += len(data)
+        if file_obj.writer is None or file_obj.writer.done():
+            file_obj.writer = asyncio.get_running_loop().create_task(self._write_pending(file_obj))
+        if file_obj.pending_bytes > MAX_PENDING_WRITE_BYTES:
+            await file_obj.drained()  # back-pressure: the client waits for the disk
+        if file_obj.refused is not None:
+            raise asyncssh.SFTPFailure(file_obj.refused)
         return len(data)
+
+    @staticmethod
+    async def _write_pending(handle: UploadHandle) -> None:
+        while handle.pending and handle.refused is None:
+            batch, handle.pending = handle.pending, []
+            try:
+                await asyncio.to_thread(_pwrite_all, handle.fd, batch)
+            except OSError as exc:
+                handle.refused = f"a write failed: {sftp_error(exc).reason}"
+                log.error("write to %s failed: %r", handle.vpath.virtual, exc)
+            finally:
+                handle.pending_bytes -= sum(len(data) for data, _ in batch)
+        handle.pending.clear()
 
     async def read(self, file_obj: object, offset: int, size: int) -> bytes:
         if not isinstance(file_obj, DownloadHandle):
@@ -241,6 +286,7 @@ class DropboxSftpServer(asyncssh.SFTPServer):
             return
         if not isinstance(file_obj, UploadHandle):  # pragma: no cover - asyncssh contract
             return
+        await file_obj.drained()
         complete = file_obj.client_closed and file_obj.refused is None
         reason = file_obj.refused or self.ending_reason
         try:

@@ -11,6 +11,8 @@ closes handles, these fail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import hashlib
 import inspect
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import pytest
 from asyncssh.constants import FXF_WRITE, FXP_CLOSE
 from asyncssh.sftp import SFTPServerHandler
 
+from ftpush.intake import sftp_files
 from ftpush.intake.sftp_session import CompletionTrackingHandler
 from ftpush.models import ImportStatus
 from tests.integration.intake.conftest import Account, Intake, make_settings
@@ -265,3 +268,26 @@ def test_keyboard_interactive_is_not_offered(server: SftpServer, alice: Account)
     with pytest.raises(asyncssh.PermissionDenied):
         server.call(kbdint())
     assert server.intake.gate.failed_logins == 0
+
+
+def test_a_write_that_fails_on_disk_fails_the_upload(
+    server: SftpServer, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def disk_full(fd: int, batch: list[tuple[bytes, int]]) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sftp_files, "_pwrite_all", disk_full)
+
+    async def upload() -> str:
+        async with await connect(server, alice) as conn, conn.start_sftp_client() as sftp:
+            remote = await sftp.open("/push.csv", "wb")
+            with contextlib.suppress(asyncssh.SFTPError):
+                await remote.write(CONTENT)  # queued; may or may not see the failure yet
+            with pytest.raises(asyncssh.SFTPError) as refused:
+                await remote.close()
+            return str(refused.value.reason)
+
+    assert "disk is full" in server.call(upload())
+    assert server.result("push.csv")["status"] == "incomplete"
+    assert server.intake.received == []
+    assert not (server.intake.dropbox("alpha") / "push.csv").exists()
