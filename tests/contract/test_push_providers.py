@@ -267,7 +267,34 @@ def test_request_timeout_gives_retry_and_the_rest_goes_through(net: Impl) -> Non
     assert [o.kind for o in after] == [S]
 
 
+def test_provider_moves_to_a_new_event_loop_after_aclose(impl: Impl) -> None:
+    provider = impl.make()
+    first = send(provider, messages(["ok1"], start=1))
+    second = send(provider, messages(["ok2"], start=2))
+    assert [o.kind for o in first + second] == [S, S]
+
+
+def test_provider_refuses_a_second_event_loop_while_connected(net: Impl) -> None:
+    provider = net.make()
+    home, other = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        assert [o.kind for o in home.run_until_complete(provider.send(messages(["ok"])))] == [S]
+        with pytest.raises(RuntimeError, match="another event loop"):
+            other.run_until_complete(provider.send(messages(["ok"], start=2)))
+    finally:
+        home.run_until_complete(provider.aclose())
+        home.close()
+        other.close()
+
+
 # -- HTTP/2 providers: streams, GOAWAY, credentials ------------------------------------
+
+
+def test_waiting_for_a_stream_is_bounded_by_the_request_timeout(h2impl: Impl) -> None:
+    h2impl.peer.configure(maxConcurrentStreams=1, slowMs=1500)
+    outcomes = send(h2impl.make(request_timeout=0.4), messages(["slow-1", "ok1", "ok2"]))
+    # The first waits for its answer, the others for a stream: all give up in time.
+    assert [(o.kind, o.reason) for o in outcomes] == [(RETRY, "timeout")] * 3
 
 
 def test_goaway_mid_batch_resends_only_unprocessed_streams(h2impl: Impl) -> None:

@@ -2,14 +2,11 @@
 
 It is built for many small requests multiplexed on one TLS connection (APNs,
 FCM): it never opens more streams than the server's
-``SETTINGS_MAX_CONCURRENT_STREAMS``, respects flow control, coalesces writes
-into one TLS record per loop turn, and tells the caller precisely what happened
-to a request that did not get an answer:
-
-* :class:`Unprocessed` — the server did not process it (refused stream, above the
-  ``last_stream_id`` of a GOAWAY, or never sent): safe to send again elsewhere;
-* :class:`StreamFailed` — sent, but the connection died: it may have arrived;
-* :class:`RequestTimeout` — no answer in time (the stream is reset).
+``SETTINGS_MAX_CONCURRENT_STREAMS`` (waiting requests queue for a slot), respects
+flow control, coalesces writes into one TLS record per loop turn, completes the
+streams a GOAWAY still covers and hands the others back as
+:class:`~ftpush.push._h2core.Unprocessed`, and resets a stream that times out.
+What a failed request raises is described in :mod:`ftpush.push._h2core`.
 
 Example::
 
@@ -27,14 +24,22 @@ import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import h2.config
-import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
+
+from ftpush.push._h2core import (
+    ClientState,
+    ConnectFailed,
+    H2Error,
+    H2Response,
+    Headers,
+    RequestTimeout,
+    StreamFailed,
+    Unprocessed,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,69 +47,6 @@ log = logging.getLogger(__name__)
 # costs more than the extra parallelism gives on one connection.
 MAX_STREAMS = 1000
 _SWEEP_SECONDS = 0.25
-
-Headers = list[tuple[bytes, bytes]]
-
-
-class H2Error(Exception):
-    """Base of the transport's failures (never leaves the push package)."""
-
-
-class Unprocessed(H2Error):
-    """The server did not process the request; it may be sent again."""
-
-
-class StreamFailed(H2Error):
-    """The request was sent but no answer came back (connection lost, reset)."""
-
-
-class RequestTimeout(H2Error):
-    """No complete answer within the request timeout."""
-
-
-class ConnectFailed(H2Error):
-    """The TCP/TLS connection or the HTTP/2 preface failed."""
-
-
-class _CountingH2(h2.connection.H2Connection):
-    """h2 that trusts our own count of open streams.
-
-    h2 counts open streams by walking every stream it knows each time one opens:
-    quadratic in the concurrency, and most of the CPU of a batch at 1000 streams.
-    :class:`H2Connection` never opens a stream beyond the server's limit (it keeps
-    its own count, ``outbound_open``), so h2 gets that count and walks — which also
-    forgets closed streams — only once every 256 new streams.
-    """
-
-    def __init__(self, config: h2.config.H2Configuration) -> None:
-        super().__init__(config=config)
-        self.outbound_open = 0
-        self._until_walk = 0
-
-    @property
-    def open_outbound_streams(self) -> int:
-        self._until_walk -= 1
-        if self._until_walk <= 0:
-            self._until_walk = 256
-            return self._open_streams(1)
-        return self.outbound_open
-
-    def _receive_goaway_frame(self, frame: Any) -> tuple[list[Any], list[h2.events.Event]]:
-        # h2 moves the connection to CLOSED on GOAWAY and then refuses the frames of the
-        # streams at or below last_stream_id, which the server still completes (RFC 9113
-        # §6.8; httpcore#46). It does so frame by frame inside receive_data, before we
-        # see the event, so the state is restored here. No new stream is opened after a
-        # GOAWAY: H2Connection stops using the connection (``draining``).
-        frames, events = super()._receive_goaway_frame(frame)
-        self.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
-        return frames, events
-
-
-@dataclass(slots=True)
-class H2Response:
-    status: int
-    headers: dict[bytes, bytes]
-    body: bytes
 
 
 @dataclass(slots=True)
@@ -120,17 +62,8 @@ class H2Connection(asyncio.Protocol):
     """An asyncio protocol speaking HTTP/2 as a client; open it with :meth:`open`."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        config = h2.config.H2Configuration(
-            client_side=True,
-            header_encoding=None,
-            # Our headers are built from validated config and sanitised keys; skipping
-            # h2's per-header checks is a large part of the per-request cost.
-            validate_outbound_headers=False,
-            normalize_outbound_headers=False,
-            validate_inbound_headers=False,
-        )
         self._loop = loop
-        self._h2 = _CountingH2(config)
+        self._h2 = ClientState()
         self._transport: asyncio.Transport | None = None
         self._streams: dict[int, _Stream] = {}
         self._blocked: dict[int, memoryview] = {}
@@ -178,6 +111,11 @@ class H2Connection(asyncio.Protocol):
         return not (self.draining or self._lost.done() or self._transport is None)
 
     @property
+    def closed(self) -> bool:
+        """True once the socket is gone."""
+        return self._lost.done()
+
+    @property
     def load(self) -> int:
         return self._active + len(self._waiters)
 
@@ -213,10 +151,14 @@ class H2Connection(asyncio.Protocol):
     # -- requests ------------------------------------------------------------------
 
     async def request(self, headers: Headers, body: bytes, timeout: float) -> H2Response:
-        """Send one request and wait for its complete answer."""
-        await self._acquire()
-        if self._writable is not None:
-            await asyncio.shield(self._writable)
+        """Send one request and wait for its complete answer (or raise an H2Error)."""
+        await self._acquire(timeout)
+        if self._writable is not None:  # the socket's buffer is full: let it drain
+            try:
+                await asyncio.shield(self._writable)
+            except asyncio.CancelledError:
+                self._release()
+                raise
         if not self.usable:
             self._release()
             raise Unprocessed("connection closing")
@@ -242,7 +184,8 @@ class H2Connection(asyncio.Protocol):
             self._reset(stream_id, None)
             raise
 
-    async def _acquire(self) -> None:
+    async def _acquire(self, timeout: float) -> None:
+        """Take a stream slot, waiting (in order, at most ``timeout``) when all are busy."""
         if not self.usable:
             raise Unprocessed("connection closing")
         if self._active < self.capacity and not self._waiters:
@@ -250,6 +193,7 @@ class H2Connection(asyncio.Protocol):
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append(waiter)
+        expiry = self._loop.call_later(timeout, self._expire, waiter)
         try:
             await waiter  # _wake hands the slot over: _active already counts us
         except asyncio.CancelledError:
@@ -259,6 +203,14 @@ class H2Connection(asyncio.Protocol):
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
             raise
+        finally:
+            expiry.cancel()
+
+    def _expire(self, waiter: asyncio.Future[None]) -> None:
+        if not waiter.done():
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)
+            waiter.set_exception(RequestTimeout("no free stream within the request timeout"))
 
     def _release(self) -> None:
         self._active -= 1

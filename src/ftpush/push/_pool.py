@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 
 from hpack.struct import NeverIndexedHeaderTuple
 
-from ftpush.push._h2 import ConnectFailed, H2Connection, H2Response, Headers, Unprocessed
+from ftpush.push._h2 import H2Connection
+from ftpush.push._h2core import ConnectFailed, H2Response, Headers, Unprocessed
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class H2Pool:
         self._lock: asyncio.Lock | None = None
         self._down_until = 0.0
         self._down_error: ConnectFailed | None = None
-        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.connections_opened = 0
 
     async def request(
@@ -138,9 +139,24 @@ class H2Pool:
                 last = exc
         raise Unprocessed(f"not processed after {MAX_REPLAYS} tries: {last}")
 
+    def bind(self) -> None:
+        """Attach to the running event loop; connections never cross loops.
+
+        A provider may move to a new loop once its connections are closed
+        (``aclose`` in the old loop); moving while they are open is a wiring bug
+        that would leak sockets, so it raises instead.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        if any(not c.closed for c in self._all):
+            raise RuntimeError(
+                "push provider used from another event loop while its connections are "
+                "open: aclose() it in its loop first, or keep one loop per worker"
+            )
+        self._loop, self._lock, self._live, self._down_error = loop, None, [], None
+
     async def _connection(self) -> H2Connection:
-        if self._closed:
-            raise ConnectFailed("provider closed")
         best = self._pick()
         if best is not None:
             return best
@@ -181,8 +197,10 @@ class H2Pool:
         return None
 
     async def aclose(self) -> None:
-        """Close every connection, including those still draining after a GOAWAY."""
-        self._closed = True
+        """Close every connection, including those still draining after a GOAWAY.
+
+        The pool stays usable: the next request connects again.
+        """
         conns, self._live = list(self._all), []
         await asyncio.gather(*(c.aclose() for c in conns))
         self._all.clear()

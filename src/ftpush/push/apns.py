@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ftpush.errors import InvalidInput
 from ftpush.push import _checks
-from ftpush.push._h2 import ConnectFailed, H2Error, H2Response, RequestTimeout
+from ftpush.push._h2core import ConnectFailed, H2Error, H2Response, RequestTimeout
 from ftpush.push._pool import H2Pool, fan_out, tls_context, unique
 from ftpush.push.base import (
     Outcome,
@@ -188,6 +188,7 @@ class ApnsProvider:
 
     async def send(self, messages: Sequence[PushMessage]) -> list[Outcome]:
         """One outcome per message, in order; connection trouble becomes RETRY."""
+        self._pool.bind()
         return await fan_out(messages, self._send_one, self.config.max_in_flight, unexpected)
 
     async def aclose(self) -> None:

@@ -33,7 +33,7 @@ from google.oauth2 import service_account
 
 from ftpush.errors import InvalidInput
 from ftpush.push import _checks
-from ftpush.push._h2 import ConnectFailed, H2Error, H2Response, RequestTimeout
+from ftpush.push._h2core import ConnectFailed, H2Error, H2Response, RequestTimeout
 from ftpush.push._pool import H2Pool, fan_out, tls_context
 from ftpush.push.base import (
     Outcome,
@@ -163,13 +163,15 @@ class AccessToken:
         self._expires_at = 0.0
         self._failure: tuple[float, AuthFailed] | None = None
         self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
         self.fetched = 0
 
     async def get(self) -> str:
         if self._value is not None and self._clock() < self._expires_at:
             return self._value
-        if self._lock is None:
-            self._lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock_loop is not loop:  # a lock serves one loop
+            self._lock, self._lock_loop = asyncio.Lock(), loop
         async with self._lock:  # one fetch; the waiting messages share its result
             now = self._clock()
             if self._value is not None and now < self._expires_at:
@@ -232,6 +234,7 @@ class FcmProvider:
 
     async def send(self, messages: Sequence[PushMessage]) -> list[Outcome]:
         """One outcome per message, in order; connection trouble becomes RETRY."""
+        self._pool.bind()
         return await fan_out(messages, self._send_one, self.config.max_in_flight, unexpected)
 
     async def aclose(self) -> None:

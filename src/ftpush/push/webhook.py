@@ -85,27 +85,51 @@ class WebhookProvider:
         self, config: WebhookConfig, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.config = config
-        limits = httpx.Limits(
-            max_connections=config.concurrency, max_keepalive_connections=config.concurrency
-        )
-        self._client = httpx.AsyncClient(
-            http2=True,
-            verify=tls_context(config.verify, alpn=()),
-            timeout=config.timeout,
-            limits=limits,
-            transport=transport,
-            follow_redirects=False,  # a redirect would re-send the message elsewhere
-            headers={"User-Agent": "ftpush-webhook/1"},
-        )
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._down_until = 0.0
         self._down_reason = ""
 
+    def _bind(self) -> httpx.AsyncClient:
+        """The client of the running loop (made on first use; connections never cross loops)."""
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._loop is not loop:
+            raise RuntimeError(
+                "push provider used from another event loop while its connections are "
+                "open: aclose() it in its loop first, or keep one loop per worker"
+            )
+        if self._client is None:
+            limits = httpx.Limits(
+                max_connections=self.config.concurrency,
+                max_keepalive_connections=self.config.concurrency,
+            )
+            self._client = httpx.AsyncClient(
+                http2=True,
+                verify=tls_context(self.config.verify, alpn=()),
+                timeout=self.config.timeout,
+                limits=limits,
+                transport=self._transport,
+                follow_redirects=False,  # a redirect would re-send the message elsewhere
+                headers={"User-Agent": "ftpush-webhook/1"},
+            )
+            self._loop, self._down_until = loop, 0.0
+        return self._client
+
     async def send(self, messages: Sequence[PushMessage]) -> list[Outcome]:
         """One outcome per message, in order; never raises for a message."""
-        return await fan_out(messages, self._send_one, self.config.concurrency, unexpected)
+        client = self._bind()
+
+        async def one(message: PushMessage) -> Outcome:
+            return await self._send_one(client, message)
+
+        return await fan_out(messages, one, self.config.concurrency, unexpected)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        """Close the connections; the provider may be used again (it reconnects)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
 
     @staticmethod
     def body(message: PushMessage) -> bytes:
@@ -121,7 +145,7 @@ class WebhookProvider:
         }
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
-    async def _send_one(self, message: PushMessage) -> Outcome:
+    async def _send_one(self, client: httpx.AsyncClient, message: PushMessage) -> Outcome:
         loop = asyncio.get_running_loop()
         if loop.time() < self._down_until:
             return Outcome(message.message_id, OutcomeKind.RETRY, reason=self._down_reason)
@@ -130,7 +154,7 @@ class WebhookProvider:
         if self.config.secret:
             headers[SIGNATURE_HEADER] = sign(self.config.secret, body)
         try:
-            response = await self._client.post(self.config.url, content=body, headers=headers)
+            response = await client.post(self.config.url, content=body, headers=headers)
         except httpx.TimeoutException:
             return Outcome(message.message_id, OutcomeKind.RETRY, reason="timeout")
         except httpx.ConnectError as exc:

@@ -125,7 +125,7 @@ def test_retry_after_forms() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["base", "log", "webhook", "apns", "factory", "_checks", "_pool"],
+    ["base", "log", "webhook", "apns", "factory", "_checks", "_pool", "_h2core"],
 )
 def test_docstring_examples_hold(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"ftpush.push.{module}"))
