@@ -438,3 +438,17 @@ def message_count(session: Session, campaign_id: int) -> int:
         )
         or 0
     )
+
+
+def seconds_to_next_attempt(session: Session, campaign_id: int, now: dt.datetime) -> float | None:
+    """Seconds until the campaign's earliest delayed retry (None when there is none)."""
+    earliest = session.scalar(
+        select(func.min(Message.next_attempt_at)).where(
+            Message.campaign_id == campaign_id, Message.status == MessageStatus.PENDING
+        )
+    )
+    if earliest is None:
+        return None
+    if earliest.tzinfo is None:  # aggregates bypass the column type on SQLite
+        earliest = dt.datetime.fromisoformat(str(earliest)).replace(tzinfo=dt.UTC)
+    return max(0.0, (earliest - now).total_seconds())
