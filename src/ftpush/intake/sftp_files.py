@@ -318,7 +318,8 @@ class DropboxSftpServer(asyncssh.SFTPServer):
                 log.error("write to %s failed: %r", handle.vpath.virtual, exc)
             finally:
                 handle.pending_bytes -= sum(len(data) for data, _ in batch)
-        handle.pending.clear()
+        handle.pending.clear()  # after a failure, the rest is worthless
+        handle.pending_bytes = 0
 
     async def read(self, file_obj: object, offset: int, size: int) -> bytes:
         if not isinstance(file_obj, DownloadHandle):
@@ -361,7 +362,9 @@ class DropboxSftpServer(asyncssh.SFTPServer):
             os.close(handle.fd)
         self.session.close_write(handle.vpath, complete=complete, reason=reason)
 
-    def fstat(self, file_obj: object) -> asyncssh.SFTPAttrs:
+    async def fstat(self, file_obj: object) -> asyncssh.SFTPAttrs:
+        if isinstance(file_obj, UploadHandle):
+            await file_obj.drained()  # the size the client wrote, not what reached the disk
         if not isinstance(file_obj, (UploadHandle, DownloadHandle)):  # pragma: no cover
             raise asyncssh.SFTPInvalidHandle("invalid handle")
         return _attrs(os.fstat(file_obj.fd))
@@ -373,6 +376,7 @@ class DropboxSftpServer(asyncssh.SFTPServer):
 
     async def fsync(self, file_obj: object) -> None:
         if isinstance(file_obj, UploadHandle):
+            await file_obj.drained()
             await self._core(os.fsync, file_obj.fd)
 
     # --- names ------------------------------------------------------------------------
