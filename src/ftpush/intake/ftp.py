@@ -131,6 +131,7 @@ class FtpRuntime:
     spool: Spool
     calls: LoopCalls
     auth_pool: ThreadPoolExecutor
+    discard_pool: ThreadPoolExecutor
     login_timeout: float
     tls_required: bool
     sessions: set[DropboxFTPHandler] = field(default_factory=set)
@@ -251,6 +252,11 @@ class DropboxFTPHandler(TLS_FTPHandler):  # type: ignore[misc]
     # --- transfers -----------------------------------------------------------------
 
     def ftp_STOR(self, file: str, mode: str = "w") -> Any:  # noqa: N802
+        if self.data_channel is not None and self.data_channel.file_obj is not None:
+            # pyftpdlib would swap the file of the running transfer for this one,
+            # orphaning an open upload (and blocking its name).
+            self.respond("425 A transfer is already in progress on the data connection.")
+            return None
         self._drop_queued_transfers()
         return super().ftp_STOR(file, mode)
 
@@ -282,7 +288,26 @@ class DropboxFTPHandler(TLS_FTPHandler):  # type: ignore[misc]
         self._drop_queued_transfers()
         super().flush_account()
 
-    def _drop_queued_transfers(self) -> None:
+    def _on_dtp_close(self) -> None:
+        super()._on_dtp_close()
+        pending = self._in_dtp_queue is not None or self._out_dtp_queue is not None
+        if pending and not self._closed and not self._dtp_listening():
+            # The data connection died before pyftpdlib could start the transfer
+            # (a client that connects, sends and resets at once): pyftpdlib would
+            # wait for another data connection forever. End the transfer instead.
+            uploading = self._in_dtp_queue is not None
+            reason = "the data connection closed before the transfer started"
+            self._drop_queued_transfers(reason)
+            if uploading:
+                self.respond(f"426 Upload incomplete: {reason}; the file was discarded.")
+            else:
+                self.respond("425 Can't open data connection.")
+
+    def _dtp_listening(self) -> bool:
+        waiting = (self._dtp_acceptor, self._dtp_connector)
+        return any(dtp is not None and not dtp._closed for dtp in waiting)
+
+    def _drop_queued_transfers(self, reason: str = "") -> None:
         """Close files of transfers whose data connection never came (pyftpdlib drops them).
 
         An upload closed this way is discarded with an ``incomplete`` result,
@@ -291,7 +316,12 @@ class DropboxFTPHandler(TLS_FTPHandler):  # type: ignore[misc]
         queued_in, self._in_dtp_queue = self._in_dtp_queue, None
         queued_out, self._out_dtp_queue = self._out_dtp_queue, None
         if queued_in is not None and isinstance(queued_in[0], UploadFile):
-            queued_in[0].close()
+            if self.runtime.stopping:
+                reason = "the server was stopped during the upload"
+            queued_in[0].finish(
+                complete=False,
+                reason=reason or "the client sent another command before the data connection",
+            )
         if queued_out is not None and queued_out[2] is not None:
             queued_out[2].close()
 
@@ -303,6 +333,8 @@ class DropboxFTPHandler(TLS_FTPHandler):  # type: ignore[misc]
         super().handle_error()
 
     def close(self) -> None:
+        if not self._closed:
+            self._drop_queued_transfers("the control connection closed before the data connection")
         self._release()
         super().close()
 
@@ -392,6 +424,7 @@ class FtpService:
             spool=self.spool,
             calls=calls,
             auth_pool=ThreadPoolExecutor(max_workers=2, thread_name_prefix="ftp-auth"),
+            discard_pool=ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftp-discard"),
             login_timeout=self.settings.intake.login_timeout_seconds,
             tls_required=self.tls_required,
         )
@@ -400,6 +433,7 @@ class FtpService:
             server = FTPServer((self.host, self.port), handler, ioloop=loop)
         except OSError as exc:
             runtime.auth_pool.shutdown()
+            runtime.discard_pool.shutdown()
             loop.close()
             raise ConfigError(f"cannot listen for FTP on {self.host}:{self.port}: {exc}") from None
         self.port = int(server.address[1])
@@ -448,7 +482,8 @@ class FtpService:
             self._shutdown()  # the loop died: nothing else touches its objects now
         if thread.is_alive():
             log.error("the FTP server thread did not stop within %s s", timeout)
-        runtime.auth_pool.shutdown(wait=True, cancel_futures=True)
+        runtime.auth_pool.shutdown(wait=True, cancel_futures=True)  # logins nobody awaits
+        runtime.discard_pool.shutdown(wait=True)  # every incomplete upload gets its result
         self._thread = None
         log.info("FTP server stopped")
 

@@ -25,11 +25,13 @@ Example::
 from __future__ import annotations
 
 import io
+import logging
 import os
 import posixpath
 import stat
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 from ftpush.errors import FtpushError
@@ -44,6 +46,7 @@ with warnings.catch_warnings():
     from pyftpdlib.filesystems import AbstractedFS
 
 T = TypeVar("T")
+log = logging.getLogger("ftpush.intake.ftp")
 
 _LISTED_OWNER = "ftp"  # never the server's own user and group names
 
@@ -103,12 +106,17 @@ class UploadFile:
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append ``data``; raises :class:`~ftpush.errors.FileTooLarge` past the limit."""
-        length = len(data)
+        return self.write_chunks([data])
+
+    def write_chunks(self, chunks: Sequence[bytes | bytearray | memoryview]) -> int:
+        """Append several buffers with one ``writev`` (no joining copy); returns the size."""
+        length = sum(len(chunk) for chunk in chunks)
         self._session.check_extent(self.size + length)
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        written = os.writev(self._fd, chunks)
+        if written < length:  # a short write (rare on files): finish byte by byte
+            rest = memoryview(b"".join(chunks))[written:]
+            while rest:
+                rest = rest[os.write(self._fd, rest) :]
         self.size += length
         return length
 
@@ -122,6 +130,20 @@ class UploadFile:
         self.finished = True
         self._close_fd()
         return self._session.close_write(self.vpath, complete=complete, reason=reason)
+
+    def discard_in(self, pool: Executor, reason: str) -> None:
+        """Discard the upload in a worker thread (hashing a big partial file takes time)."""
+        if self.finished:
+            return
+        self.finished = True
+        self._close_fd()
+        pool.submit(self._discard, reason)
+
+    def _discard(self, reason: str) -> None:
+        try:
+            self._session.close_write(self.vpath, complete=False, reason=reason)
+        except Exception:
+            log.exception("could not discard the incomplete upload %s", self.name)
 
     def close(self) -> None:
         self.finish(complete=False, reason="the transfer was cancelled before it finished")

@@ -57,6 +57,9 @@ log = logging.getLogger("ftpush.intake.ftp")
 TLS12_CIPHERS = b"ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!DSS"
 # One TLS record is at most 16 KiB; read up to this much per wake-up of the loop.
 READ_BATCH = 1024 * 1024
+# Discarding an incomplete upload hashes it for its result; above this size that
+# happens in a worker thread so the loop (every other session) never waits for it.
+DISCARD_INLINE_BYTES = 64 * 1024 * 1024
 
 
 def server_context(cert: Path, key: Path) -> SSL.Context:
@@ -121,8 +124,8 @@ class _CompletionDTP(DTPHandler):  # type: ignore[misc]
             size += len(chunk)
             if not self._more_may_be_buffered():
                 break
-        if chunks:
-            self._store(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        if chunks and self.receive:  # a download's client has nothing to say: ignored
+            self._store(chunks)
         if ended and not self._closed:
             self.handle_close()
 
@@ -150,12 +153,12 @@ class _CompletionDTP(DTPHandler):  # type: ignore[misc]
             self._proved_complete = True
         return data
 
-    def _store(self, data: bytes) -> None:
-        self.tot_bytes_received += len(data)
+    def _store(self, chunks: list[bytes]) -> None:
+        self.tot_bytes_received += sum(len(chunk) for chunk in chunks)
         if self._data_wrapper is not None:  # TYPE A: line endings converted
-            data = self._data_wrapper(data)
+            chunks = [self._data_wrapper(chunk) for chunk in chunks]
         try:
-            self.file_obj.write(data)
+            self.file_obj.write_chunks(chunks)
         except FileTooLarge as exc:
             self._fail(f"552 {exc.message}; transfer aborted.", "the file is over the size limit")
         except OSError as exc:
@@ -209,7 +212,10 @@ class _CompletionDTP(DTPHandler):  # type: ignore[misc]
         elif not control_alive:
             reason = "the control connection closed during the upload"
         self.transfer_finished = False
-        upload.finish(complete=False, reason=reason)
+        if upload.size > DISCARD_INLINE_BYTES and runtime is not None:
+            upload.discard_in(runtime.discard_pool, reason)
+        else:
+            upload.finish(complete=False, reason=reason)
         if self.aborted or not control_alive:
             self._resp = ()  # ABOR answers for itself; nobody is left to answer
         elif self._failure_reply is not None:
@@ -235,6 +241,18 @@ class DropboxDTPHandler(SSLConnectionMixin, _CompletionDTP):  # type: ignore[mis
 
     def use_sendfile(self) -> bool:
         return False if is_ssl_sock(self.socket) else bool(super().use_sendfile())
+
+    def push(self, data: bytes) -> None:
+        if not data:
+            # An empty listing or file. asynchat would hand b"" to SSL_write,
+            # which OpenSSL reports as an EOF, and the connection would be cut
+            # mid-handshake ("shutdown while in init" for the client). Only arm
+            # the channel: the end marker that follows closes it properly.
+            self._initialized = True
+            self.modify_ioloop_events(self.ioloop.WRITE)
+            self._wanted_io_events = self.ioloop.WRITE
+            return
+        super().push(data)
 
     def handle_error(self) -> None:
         # The TLS mixin's handler closes without calling DTPHandler's: record why first.

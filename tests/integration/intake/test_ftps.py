@@ -30,6 +30,7 @@ from argon2 import PasswordHasher
 
 from ftpush import crypto
 from ftpush.crypto import ensure_tls_certificate
+from ftpush.intake import ftp_tls
 from ftpush.intake.ftp import FtpService
 from ftpush.models import ImportKind, ImportStatus
 from ftpush.storage import imports
@@ -90,7 +91,8 @@ class Server:
     def rows(self, app: str = "alpha") -> list[ImportFile]:
         self.intake.spool.wait_idle()
         with self.intake.db.transaction() as s:
-            return sorted(imports.list_imports(s, app), key=lambda row: row.id)
+            # By name: files taken one after the other are recorded in any order.
+            return sorted(imports.list_imports(s, app), key=lambda row: (row.name, row.id))
 
     def result(self, name: str, app: str = "alpha", folder: str = "results") -> dict[str, Any]:
         path = self.box(app) / folder / f"{name}.result.json"
@@ -216,7 +218,7 @@ def test_curl_uploads_to_root_and_profile(server: Server, tmp_path: Path) -> Non
     assert (push.name, push.folder, push.sha256) == ("push.csv", "", sha(BIG))
     assert (users.name, users.folder, users.kind) == ("users.txt", "Profile", ImportKind.PROFILE)
     assert users.sha256 == sha(profile.read_bytes())
-    assert server.intake.received == [push.id, users.id]
+    assert sorted(server.intake.received) == sorted([push.id, users.id])
     assert not (server.box() / "push.csv").exists()
     assert not (server.box() / "Profile" / "users.txt").exists()
 
@@ -316,6 +318,22 @@ def test_abort_mid_upload_is_incomplete(server: Server) -> None:
     assert server.intake.received == []
 
 
+def test_a_big_incomplete_upload_is_discarded_off_the_loop(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ftp_tls, "DISCARD_INLINE_BYTES", 0)  # every discard is "big"
+    with server.client() as ftps:
+        conn = ftps.transfercmd("STOR push.csv")
+        conn.sendall(BIG[:300000])
+        _fin_without_close_notify(conn)
+        with pytest.raises(ftplib.error_temp, match=r"^426"):
+            ftps.voidresp()
+        assert ftps.nlst("results") is not None  # the loop answers while the worker hashes
+    doc = server.result("push.csv")
+    assert doc["status"] == "incomplete"
+    assert server.intake.received == []
+
+
 def test_a_complete_upload_after_an_incomplete_one_is_recorded(server: Server) -> None:
     with server.client() as ftps:
         conn = ftps.transfercmd("STOR push.csv")
@@ -342,8 +360,9 @@ def test_oversized_upload_is_stopped_during_the_transfer(
     )
     with server.client() as ftps:
         conn = ftps.transfercmd("STOR push.csv")
-        with contextlib.suppress(OSError):
-            conn.sendall(BIG)  # 2.5 MB; the server cuts it off after 100 kB
+        with contextlib.suppress(OSError):  # until the server hangs up, after 100 kB
+            for _ in range(1000):
+                conn.sendall(BIG)
         _fin_without_close_notify(conn)
         with pytest.raises(ftplib.error_perm, match=r"^552"):
             ftps.voidresp()
@@ -429,10 +448,10 @@ def test_plain_ftp_when_allowed(intake: Intake, tls_files: tuple[Path, Path]) ->
                 ftp.voidresp()
         intake.spool.wait_idle()
         with intake.db.transaction() as s:
-            rows = sorted(imports.list_imports(s, "alpha"), key=lambda r: r.id)
+            rows = sorted(imports.list_imports(s, "alpha"), key=lambda r: r.name)
         assert [(r.name, str(r.source), r.status) for r in rows] == [
-            ("push.csv", "ftp", ImportStatus.RECEIVED),
             ("cut.csv", "ftp", ImportStatus.INCOMPLETE),
+            ("push.csv", "ftp", ImportStatus.RECEIVED),
         ]
     finally:
         service.stop_thread()
@@ -449,8 +468,9 @@ def test_sidecar_match_and_mismatch(server: Server) -> None:
         upload(ftps, "bad.csv.sha256", f"{sha(b'other')}\n".encode())
         upload(ftps, "bad.csv", BIG)
         assert ftps.nlst() == ["Profile", "failed", "reports", "results", "validate"]
+        server.intake.spool.wait_idle()  # the checksum is verified in the background
         assert ftps.nlst("failed") == ["bad.csv"]
-    good, bad = server.rows()
+    bad, good = server.rows()
     assert (good.name, good.status) == ("good.csv", ImportStatus.RECEIVED)
     assert (bad.name, bad.status, bad.error_code) == (
         "bad.csv",
@@ -570,6 +590,22 @@ def test_data_connection_from_another_address_is_refused(server: Server) -> None
         conn.unwrap().close()
         assert ftps.voidresp().startswith("226")
     assert [r.sha256 for r in server.rows()] == [sha(CONTENT)]
+
+
+def test_passive_replies_announce_the_masquerade_address(
+    intake: Intake, tls_files: tuple[Path, Path]
+) -> None:
+    service = start(intake, tls_files, masquerade_address="203.0.113.7")
+    try:
+        assert "announced as 203.0.113.7" in service.endpoints[0]
+        with Server(service, intake, tls_files[0]).client() as ftps:
+            reply = ftps.sendcmd("PASV")
+            numbers = [int(n) for n in reply.split("(")[1].split(")")[0].split(",")]
+            assert numbers[:4] == [203, 0, 113, 7]
+            first, last = service.settings.ftp.passive_ports
+            assert first <= numbers[4] * 256 + numbers[5] <= last
+    finally:
+        service.stop_thread()
 
 
 def test_brute_force_bans_the_address_but_not_the_account(server: Server) -> None:
