@@ -51,6 +51,9 @@ PROTOCOL = "sftp"
 # Refused attempts one connection may make before it is closed (OpenSSH's
 # MaxAuthTries is 6; a little more room for clients that offer many keys).
 MAX_ATTEMPTS_PER_CONNECTION = 10
+# Session channels one connection may have open at once (OpenSSH's MaxSessions):
+# max_sessions_per_ip counts connections, and channels must not get around it.
+MAX_CHANNELS_PER_CONNECTION = 10
 
 
 @dataclass
@@ -95,6 +98,7 @@ class SshLogin(asyncssh.SSHServer):
         self.session: DropboxSession | None = None
         self._key_unproven = False
         self._refusals = 0
+        self._channels = 0
         self._login_timer: asyncio.TimerHandle | None = None
         self._idle: IdleWatch | None = None
 
@@ -283,9 +287,20 @@ class SshLogin(asyncssh.SSHServer):
         if session is None or idle is None:  # pragma: no cover - asyncssh checks auth first
             return False
         who = f"{session.principal.username} from {self.address}"
+        if self._channels >= MAX_CHANNELS_PER_CONNECTION:
+            log.warning("session channel refused for %s: %d already open", who, self._channels)
+            return False
+        self._channels += 1
         return SftpOnlySession(
-            lambda chan: DropboxSftpServer(chan, session), idle, self._hub.track, who
+            lambda chan: DropboxSftpServer(chan, session),
+            idle,
+            self._hub.track,
+            who,
+            on_closed=self._channel_closed,
         )
+
+    def _channel_closed(self) -> None:
+        self._channels -= 1
 
     def connection_requested(
         self, dest_host: str, dest_port: int, orig_host: str, orig_port: int

@@ -229,6 +229,9 @@ def _write_batch(handle: UploadHandle, batch: list[tuple[bytes, int]]) -> None:
 # Bytes of one upload that may wait in memory for the disk; past this a WRITE
 # is answered only once the queue has drained.
 MAX_PENDING_WRITE_BYTES = 4 * 1024 * 1024
+# Files one SFTP session may hold open at once: each is a file descriptor of the
+# server's, shared by every session, and no client needs more for transfers.
+MAX_OPEN_FILES = 64
 
 
 class DropboxSftpServer(asyncssh.SFTPServer):
@@ -238,6 +241,7 @@ class DropboxSftpServer(asyncssh.SFTPServer):
         super().__init__(chan)
         self.session = session
         self.ending_reason = "the session ended before the client closed the file"
+        self.open_files = 0
 
     async def _core(self, fn: Callable[..., T], *args: object) -> T:
         """Run a blocking core call in a thread; its errors become SFTP errors."""
@@ -260,11 +264,16 @@ class DropboxSftpServer(asyncssh.SFTPServer):
             raise asyncssh.SFTPPermissionDenied("appending is not supported: upload the whole file")
         if writing and pflags & FXF_READ:
             raise asyncssh.SFTPPermissionDenied("open a file to upload or to download, not both")
+        if self.open_files >= MAX_OPEN_FILES:
+            raise asyncssh.SFTPFailure(f"at most {MAX_OPEN_FILES} files may be open at once")
+        handle: UploadHandle | DownloadHandle
         if writing:
             vpath, fd = await self._core(self._open_upload, name, pflags)
-            return UploadHandle(vpath, fd)
-        fd = await self._core(self.session.open_read, name)
-        return DownloadHandle(name, fd)
+            handle = UploadHandle(vpath, fd)
+        else:
+            handle = DownloadHandle(name, await self._core(self.session.open_read, name))
+        self.open_files += 1
+        return handle
 
     def _open_upload(self, name: str, pflags: int) -> tuple[VPath, int]:
         vpath = self.session.resolve(name, Op.WRITE)
@@ -328,10 +337,11 @@ class DropboxSftpServer(asyncssh.SFTPServer):
 
     async def close(self, file_obj: object) -> None:
         """End a handle; an upload is complete only if the client closed it."""
+        if not isinstance(file_obj, (UploadHandle, DownloadHandle)):  # pragma: no cover
+            return
+        self.open_files -= 1
         if isinstance(file_obj, DownloadHandle):
             os.close(file_obj.fd)
-            return
-        if not isinstance(file_obj, UploadHandle):  # pragma: no cover - asyncssh contract
             return
         await file_obj.drained()
         complete = file_obj.client_closed and file_obj.refused is None

@@ -165,12 +165,18 @@ class SftpOnlySession(SSHServerStreamSession[bytes]):
         idle: IdleWatch,
         track: Callable[[asyncio.Task[None]], None],
         who: str = "",
+        on_closed: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(None, None, MIN_SFTP_VERSION, allow_scp=False)
         self._make_server = make_server
         self._idle = idle
         self._track = track
         self._who = who  # "user from address", for the logs
+        self._on_closed = on_closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self._on_closed()
 
     def pty_requested(
         self,

@@ -23,7 +23,7 @@ import pytest
 from asyncssh.constants import FXF_WRITE, FXP_CLOSE
 from asyncssh.sftp import SFTPServerHandler
 
-from ftpush.intake import sftp_files
+from ftpush.intake import sftp_auth, sftp_files
 from ftpush.intake.sftp_session import CompletionTrackingHandler
 from ftpush.models import ImportStatus
 from tests.integration.intake.conftest import Account, Intake, make_settings
@@ -298,3 +298,32 @@ def test_a_write_that_fails_on_disk_fails_the_upload(
     assert server.result("push.csv")["status"] == "incomplete"
     assert server.intake.received == []
     assert not (server.intake.dropbox("alpha") / "push.csv").exists()
+
+
+def test_one_connection_cannot_hoard_channels_or_files(server: SftpServer, alice: Account) -> None:
+    async def hoard() -> tuple[int, str]:
+        async with await connect(server, alice) as conn:
+            clients = [
+                await conn.start_sftp_client() for _ in range(sftp_auth.MAX_CHANNELS_PER_CONNECTION)
+            ]
+            opened = len(clients)
+            with pytest.raises(asyncssh.ChannelOpenError):
+                await conn.start_sftp_client()
+            clients[0].exit()
+            await clients[0].wait_closed()
+            clients[0] = await conn.start_sftp_client()  # a closed channel frees its place
+            sftp = clients[0]
+            files = [
+                await sftp.open(f"/f{n}.csv.part", "wb") for n in range(sftp_files.MAX_OPEN_FILES)
+            ]
+            with pytest.raises(asyncssh.SFTPFailure) as refused:
+                await sftp.open("/one-too-many.csv.part", "wb")
+            await files.pop().close()
+            files.append(await sftp.open("/one-more.csv.part", "wb"))
+            for client in clients:
+                client.exit()
+            return opened, str(refused.value.reason)
+
+    opened, reason = server.call(hoard())
+    assert opened == sftp_auth.MAX_CHANNELS_PER_CONNECTION
+    assert reason == f"at most {sftp_files.MAX_OPEN_FILES} files may be open at once"
