@@ -4,15 +4,15 @@
 owns no rules: every request becomes a call on the session's
 :class:`~ftpush.intake.spool.DropboxSession` (path resolution, confinement,
 folder permissions, completion), and the core's errors become SFTP status
-codes (:func:`sftp_error`). Blocking core calls run in a worker thread, so one
-slow disk or database call never stalls the other sessions.
+codes (:mod:`ftpush.intake.sftp_errors`). Blocking core calls run in a worker
+thread, so one slow disk or database call never stalls the other sessions.
 
 What SFTP adds on top of the core:
 
 * a handle is opened either to upload or to download, never both, and never
   to append (an appended or resumed upload cannot be told from a whole one);
 * an upload counts only when the client itself closed its handle
-  (:attr:`UploadHandle.client_closed`, set by
+  (:attr:`~ftpush.intake.sftp_uploads.UploadHandle.client_closed`, set by
   :class:`~ftpush.intake.sftp_session.CompletionTrackingHandler`); a write
   that was refused (size limit, disk full) makes the upload incomplete too;
 * the answer to CLOSE is sent only after :meth:`DropboxSession.close_write`
@@ -30,12 +30,9 @@ Example (what asyncssh does with it; the session comes from the login)::
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import errno
 import logging
 import os
 import stat
-import sys
 from collections.abc import AsyncIterator, Callable
 from typing import NoReturn, TypeVar
 
@@ -51,57 +48,15 @@ from asyncssh.constants import (
     FXF_WRITE,
 )
 
-from ftpush.errors import (
-    Conflict,
-    FileTooLarge,
-    FtpushError,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-)
+from ftpush.errors import Conflict, FileTooLarge, FtpushError, NotFound, PermissionDenied
 from ftpush.intake.dropbox import Op, VPath
+from ftpush.intake.sftp_errors import raise_sftp
+from ftpush.intake.sftp_uploads import UploadHandle
 from ftpush.intake.spool import DropboxSession
 
 log = logging.getLogger("ftpush.intake.sftp")
 
 T = TypeVar("T")
-
-
-class UploadHandle:
-    """An open upload: its resolved path, the file descriptor and how it ended.
-
-    Writes are queued (``pending``) and written to disk in batches by one
-    writer task per handle, in order, in a worker thread (see
-    :meth:`DropboxSftpServer.write`).
-    """
-
-    __slots__ = (
-        "client_closed",
-        "fd",
-        "flushed",
-        "pending",
-        "pending_bytes",
-        "refused",
-        "vpath",
-        "writer",
-    )
-
-    def __init__(self, vpath: VPath, fd: int) -> None:
-        self.vpath = vpath
-        self.fd = fd
-        # Set only by the handler when the *client* sent CLOSE for this handle.
-        self.client_closed = False
-        # Why a write was refused or failed; such an upload can never be complete.
-        self.refused: str | None = None
-        self.pending: list[tuple[bytes, int]] = []
-        self.pending_bytes = 0
-        self.flushed = 0  # writeback to disk has been started below this offset
-        self.writer: asyncio.Task[None] | None = None
-
-    async def drained(self) -> None:
-        """Wait until every queued write reached the file (or failed)."""
-        while self.writer is not None and not self.writer.done():
-            await asyncio.shield(self.writer)
 
 
 class DownloadHandle:
@@ -112,54 +67,6 @@ class DownloadHandle:
     def __init__(self, virtual: str, fd: int) -> None:
         self.virtual = virtual
         self.fd = fd
-
-
-_Status = Callable[[str], asyncssh.SFTPError]
-
-# Core errors and the SFTP status each becomes (first match wins: subclasses first).
-_CORE_STATUS: tuple[tuple[type[FtpushError], _Status], ...] = (
-    (NotFound, asyncssh.SFTPNoSuchFile),
-    (PermissionDenied, asyncssh.SFTPPermissionDenied),  # AccessDenied included
-    (Conflict, asyncssh.SFTPFileAlreadyExists),
-    (FileTooLarge, asyncssh.SFTPQuotaExceeded),  # shown as a failure to SFTPv3 clients
-)
-# OS errors, with our own message: str(OSError) carries the real path, which the
-# client must never learn (it reveals the data directory's layout).
-_OS_STATUS: dict[int, tuple[_Status, str]] = {
-    errno.ENOENT: (asyncssh.SFTPNoSuchFile, "no such file"),
-    errno.EACCES: (asyncssh.SFTPPermissionDenied, "permission denied"),
-    errno.EPERM: (asyncssh.SFTPPermissionDenied, "permission denied"),
-    errno.ELOOP: (asyncssh.SFTPPermissionDenied, "symbolic links are not followed"),
-    errno.ENOSPC: (asyncssh.SFTPNoSpaceOnFilesystem, "the server's disk is full"),
-    errno.EDQUOT: (asyncssh.SFTPQuotaExceeded, "the server's disk quota is exhausted"),
-}
-
-
-def sftp_error(exc: BaseException) -> asyncssh.SFTPError:
-    """The SFTP status for a core error; the message is safe to show the client.
-
-    >>> sftp_error(NotFound("no such file: /x.csv")).code  # FX_NO_SUCH_FILE
-    2
-    """
-    if isinstance(exc, FtpushError):
-        for kind, status in _CORE_STATUS:
-            if isinstance(exc, kind):
-                return status(exc.message)
-        if isinstance(exc, InvalidInput) and exc.field in {"name", "path"}:
-            return asyncssh.SFTPInvalidFilename(exc.message)
-        if isinstance(exc, InvalidInput):
-            return asyncssh.SFTPInvalidParameter(exc.message)
-        return asyncssh.SFTPFailure(exc.message)
-    if isinstance(exc, OSError) and exc.errno in _OS_STATUS:
-        status, message = _OS_STATUS[exc.errno]
-        return status(message)
-    return asyncssh.SFTPFailure("server error")
-
-
-def _raise_sftp(exc: BaseException) -> NoReturn:
-    if not isinstance(exc, FtpushError):
-        log.error("sftp request failed: %r", exc)
-    raise sftp_error(exc) from None
 
 
 def _attrs(st: os.stat_result) -> asyncssh.SFTPAttrs:
@@ -181,54 +88,6 @@ def _path(path: bytes) -> str:
         raise asyncssh.SFTPInvalidFilename("paths must be UTF-8") from None
 
 
-def _pwrite_all(fd: int, batch: list[tuple[bytes, int]]) -> int:
-    """Write every ``(data, offset)`` of ``batch``, in order; returns the highest end offset."""
-    end = 0
-    for data, offset in batch:
-        view = memoryview(data)
-        position = offset
-        while view:
-            written = os.pwrite(fd, view, position)
-            view = view[written:]
-            position += written
-        end = max(end, position)
-    return end
-
-
-def _load_start_writeback() -> Callable[[int, int, int], object] | None:
-    """Linux's ``sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)``, if present."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return lambda fd, offset, length: function(fd, offset, length, 2)  # 2: start, don't wait
-
-
-_start_writeback = _load_start_writeback()
-# Every this many bytes, the kernel is asked to start writing the upload to disk
-# (without waiting), so that the fsync at CLOSE has only the tail left: with
-# plenty of RAM, Linux would otherwise keep a whole large upload dirty and the
-# CLOSE reply would wait for all of it (~1.4 s per GiB on the development VM).
-WRITEBACK_BYTES = 8 * 1024 * 1024
-
-
-def _write_batch(handle: UploadHandle, batch: list[tuple[bytes, int]]) -> None:
-    """The writer thread's work: the batch, then writeback of whole chunks behind it."""
-    end = _pwrite_all(handle.fd, batch)
-    # Whole chunks only: a page still being written must not be under writeback.
-    limit = end - end % WRITEBACK_BYTES
-    if _start_writeback is not None and limit > handle.flushed:
-        _start_writeback(handle.fd, handle.flushed, limit - handle.flushed)
-        handle.flushed = limit
-
-
-# Bytes of one upload that may wait in memory for the disk; past this a WRITE
-# is answered only once the queue has drained.
-MAX_PENDING_WRITE_BYTES = 4 * 1024 * 1024
 # Files one SFTP session may hold open at once: each is a file descriptor of the
 # server's, shared by every session, and no client needs more for transfers.
 MAX_OPEN_FILES = 64
@@ -248,7 +107,7 @@ class DropboxSftpServer(asyncssh.SFTPServer):
         try:
             return await asyncio.to_thread(fn, *args)
         except (FtpushError, OSError) as exc:
-            _raise_sftp(exc)
+            raise_sftp(exc)
 
     # --- files ---------------------------------------------------------------------
 
@@ -305,30 +164,13 @@ class DropboxSftpServer(asyncssh.SFTPServer):
             # One lost write makes the whole upload worthless: never let a later
             # CLOSE pass a file with a hole (or a truncated tail) as complete.
             file_obj.refused = f"a write was refused: {exc.message}"
-            _raise_sftp(exc)
-        file_obj.pending.append((data, offset))
-        file_obj.pending_bytes += len(data)
-        if file_obj.writer is None or file_obj.writer.done():
-            file_obj.writer = asyncio.get_running_loop().create_task(self._write_pending(file_obj))
-        if file_obj.pending_bytes > MAX_PENDING_WRITE_BYTES:
+            raise_sftp(exc)
+        file_obj.queue(data, offset)
+        if file_obj.over_limit:
             await file_obj.drained()  # back-pressure: the client waits for the disk
         if file_obj.refused is not None:
             raise asyncssh.SFTPFailure(file_obj.refused)
         return len(data)
-
-    @staticmethod
-    async def _write_pending(handle: UploadHandle) -> None:
-        while handle.pending and handle.refused is None:
-            batch, handle.pending = handle.pending, []
-            try:
-                await asyncio.to_thread(_write_batch, handle, batch)
-            except OSError as exc:
-                handle.refused = f"a write failed: {sftp_error(exc).reason}"
-                log.error("write to %s failed: %r", handle.vpath.virtual, exc)
-            finally:
-                handle.pending_bytes -= sum(len(data) for data, _ in batch)
-        handle.pending.clear()  # after a failure, the rest is worthless
-        handle.pending_bytes = 0
 
     async def read(self, file_obj: object, offset: int, size: int) -> bytes:
         if not isinstance(file_obj, DownloadHandle):
@@ -354,7 +196,7 @@ class DropboxSftpServer(asyncssh.SFTPServer):
                 # open files if this raised; the core logged what went wrong.
                 log.error("could not discard %s: %r", file_obj.vpath.virtual, exc)
                 return
-            _raise_sftp(exc)
+            raise_sftp(exc)
         if file_obj.client_closed and not complete:
             raise asyncssh.SFTPFailure(f"the upload was not kept: {reason}")
 

@@ -43,7 +43,8 @@ from asyncssh.packet import SSHPacket
 from asyncssh.sftp import MIN_SFTP_VERSION, SFTPServerHandler
 from asyncssh.stream import SSHServerStreamSession
 
-from ftpush.intake.sftp_files import DropboxSftpServer, UploadHandle
+from ftpush.intake.sftp_files import DropboxSftpServer
+from ftpush.intake.sftp_uploads import UploadHandle
 
 log = logging.getLogger("ftpush.intake.sftp")
 

@@ -23,7 +23,7 @@ import pytest
 from asyncssh.constants import FXF_WRITE, FXP_CLOSE
 from asyncssh.sftp import SFTPServerHandler
 
-from ftpush.intake import sftp_auth, sftp_files
+from ftpush.intake import sftp_auth, sftp_files, sftp_uploads
 from ftpush.intake.sftp_session import CompletionTrackingHandler
 from ftpush.models import ImportStatus
 from tests.integration.intake.conftest import Account, Intake, make_settings
@@ -283,7 +283,7 @@ def test_a_write_that_fails_on_disk_fails_the_upload(
     def disk_full(fd: int, batch: list[tuple[bytes, int]]) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(sftp_files, "_pwrite_all", disk_full)
+    monkeypatch.setattr(sftp_uploads, "_pwrite_all", disk_full)
 
     async def upload() -> str:
         async with await connect(server, alice) as conn, conn.start_sftp_client() as sftp:

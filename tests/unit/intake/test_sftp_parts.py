@@ -20,7 +20,7 @@ from ftpush.errors import (
 )
 from ftpush.intake.access import AccessDenied
 from ftpush.intake.sftp_auth import SftpHub, SshLogin
-from ftpush.intake.sftp_files import sftp_error
+from ftpush.intake.sftp_errors import sftp_error
 from ftpush.intake.sftp_session import IdleWatch
 
 
