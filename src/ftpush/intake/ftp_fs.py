@@ -24,11 +24,13 @@ Example::
 
 from __future__ import annotations
 
+import ctypes
 import io
 import logging
 import os
 import posixpath
 import stat
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -49,6 +51,26 @@ T = TypeVar("T")
 log = logging.getLogger("ftpush.intake.ftp")
 
 _LISTED_OWNER = "ftp"  # never the server's own user and group names
+# Every this many bytes the kernel is asked to start writing the upload to disk
+# (without waiting), so the fsync before 226 has only the tail left; with a lot
+# of RAM Linux would otherwise keep a whole large upload dirty until that fsync.
+WRITEBACK_BYTES = 8 * 1024 * 1024
+
+
+def _load_start_writeback() -> Callable[[int, int, int], object] | None:
+    """Linux's ``sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)``, if present."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return lambda fd, offset, length: function(fd, offset, length, 2)  # 2: start, don't wait
+
+
+_start_writeback = _load_start_writeback()
 
 
 def normalise(path: str, cwd: str = "/") -> str:
@@ -83,9 +105,10 @@ def _checked(call: Callable[[], T]) -> T:
 class UploadFile:
     """An upload in progress: what pyftpdlib's data channel writes into.
 
-    Bytes go straight to the descriptor with ``os.write`` (no buffering layer
-    to flush or lose), and every write is checked against the size limit, so
-    an oversized upload is stopped while it happens, not after. How the
+    Bytes go straight to the descriptor with ``os.writev`` (no buffering layer
+    to flush or lose, no copy to join the pieces), and every write is checked
+    against the size limit, so an oversized upload is stopped while it
+    happens, not after. How the
     upload *ends* is not this object's call: the data channel knows whether
     the client proved completion and calls :meth:`finish`. A plain
     :meth:`close` (the transfer never started, the session was reset) counts
@@ -98,6 +121,7 @@ class UploadFile:
         self._session = session
         self._fd = fd
         self.size = 0
+        self._flushed = 0
         self.finished = False
 
     @property
@@ -118,18 +142,38 @@ class UploadFile:
             while rest:
                 rest = rest[os.write(self._fd, rest) :]
         self.size += length
+        # Whole chunks only: a page still being written must not be under writeback.
+        limit = self.size - self.size % WRITEBACK_BYTES
+        if _start_writeback is not None and limit > self._flushed:
+            _start_writeback(self._fd, self._flushed, limit - self._flushed)
+            self._flushed = limit
         return length
 
     def finish(self, *, complete: bool, reason: str = "") -> str | None:
         """End the upload: hand it to the spool when ``complete``, discard it otherwise.
 
-        Returns the spool id when the file was taken. Only the first call acts.
+        Returns the spool id when the file was taken (``None`` when it waits
+        for a rename or a sidecar). Only the first call acts. If a complete
+        file cannot be made durable, it is discarded and the ``OSError`` raised.
         """
         if self.finished:
             return None
         self.finished = True
+        failure: OSError | None = None
+        if complete:
+            # "226" promises the file is kept: it must survive a crash right after
+            # (ext4 does not order data before a rename to a new name). Same rule
+            # as SFTP's CLOSE (docs/decisions/0300).
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                failure, complete = exc, False
+                reason = f"the server could not store the file ({exc.strerror})"
         self._close_fd()
-        return self._session.close_write(self.vpath, complete=complete, reason=reason)
+        taken = self._session.close_write(self.vpath, complete=complete, reason=reason)
+        if failure is not None:
+            raise failure
+        return taken
 
     def discard_in(self, pool: Executor, reason: str) -> None:
         """Discard the upload in a worker thread (hashing a big partial file takes time)."""
