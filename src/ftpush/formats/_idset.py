@@ -33,15 +33,22 @@ class SeenIds(Protocol):
 
 
 class FingerprintSet:
-    """Open-addressing table of 64-bit fingerprints, grown at 3/4 load."""
+    """Open-addressing table of 64-bit fingerprints, doubled at 3/4 load.
+
+    ``expected`` sizes the table up front (e.g. from the file size): growing
+    re-inserts every fingerprint in Python, which a good guess avoids.
+    """
 
     __slots__ = ("_count", "_limit", "_mask", "_table")
 
-    def __init__(self, capacity_log2: int = 21) -> None:
-        self._mask = (1 << capacity_log2) - 1
-        self._table = array("q", [0]) * (1 << capacity_log2)
+    def __init__(self, expected: int = 0) -> None:
+        slots = 1 << 10
+        while slots * 3 // 4 < expected:
+            slots <<= 1
+        self._mask = slots - 1
+        self._table = array("q", [0]) * slots
         self._count = 0
-        self._limit = (3 << capacity_log2) // 4
+        self._limit = slots * 3 // 4
 
     def __len__(self) -> int:
         return self._count

@@ -83,11 +83,13 @@ def parse_push(
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     check_duplicates: bool = True,
     seen: SeenIds | None = None,
+    expected_lines: int = 0,
 ) -> Iterator[PushRow | LineError]:
     """Parse a push file given as raw chunks; yields rows and line errors in order.
 
     ``seen`` replaces the in-memory duplicate detector (a caller may keep
-    ExternalIDs elsewhere); ``check_duplicates=False`` turns the check off.
+    ExternalIDs elsewhere); ``check_duplicates=False`` turns the check off;
+    ``expected_lines`` (a guess, e.g. file size / 40) sizes the in-memory one.
     """
     return chain.from_iterable(
         parse_push_batches(
@@ -96,6 +98,7 @@ def parse_push(
             max_payload_bytes=max_payload_bytes,
             check_duplicates=check_duplicates,
             seen=seen,
+            expected_lines=expected_lines,
         )
     )
 
@@ -107,13 +110,16 @@ def parse_push_batches(
     max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     check_duplicates: bool = True,
     seen: SeenIds | None = None,
+    expected_lines: int = 0,
 ) -> Iterator[list[PushRow | LineError]]:
     """:func:`parse_push`, one list per block of lines (about 1 MiB of input at most).
 
     Batches suit callers that store rows in batches, and are what makes
     :func:`parse_push` fast: no Python frame is resumed per line.
     """
-    dedupe = (seen if seen is not None else FingerprintSet()) if check_duplicates else None
+    dedupe: SeenIds | None = None
+    if check_duplicates:
+        dedupe = seen if seen is not None else FingerprintSet(expected_lines)
     fits = (max_payload_bytes - _PAYLOAD_OVERHEAD) // _MAX_CHAR_BYTES
     short = min(MAX_EXTERNAL_ID_CHARS, fits)
     prefixes: tuple[str, ...] = ()  # deeplink heads already known valid, see _LINK_HEAD

@@ -16,7 +16,8 @@ date          ``YYYY-MM-DD``                                    ``datetime.date`
 datetime      ISO 8601 ``YYYY-MM-DDTHH:MM[:SS[.f]]`` + offset,  aware
               ``Z`` or nothing (= the app's timezone)           ``datetime.datetime``
 ``T[]``       a JSON array of ``T``: ``["a","b"]``, ``[1,2]``,  ``list``
-              dates and datetimes as JSON strings
+              dates and datetimes as JSON strings; quoted
+              like a string when it holds a ``~``
 ============  ================================================  ====================
 
 Numbers, booleans, dates and datetimes ignore surrounding spaces and may be
@@ -258,7 +259,9 @@ def format_value(type_: AttributeType, value: AttributeValue) -> str:
         if not isinstance(value, list):
             raise ValueError(f"{type_} needs a list, got {value!r}")
         items = [_json_scalar(type_.scalar, item) for item in value]
-        return json.dumps(items, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(items, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        # A "~" inside a JSON string would split the field: quote it like a string.
+        return '"' + text.replace('"', '""') + '"' if "~" in text else text
     if type_ is AttributeType.STRING:
         if not isinstance(value, str) or _UNREPRESENTABLE.search(value):
             raise ValueError(f"cannot write {value!r} as a string value (line break or NUL)")
