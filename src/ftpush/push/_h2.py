@@ -23,7 +23,7 @@ import logging
 import ssl
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import h2.events
 import h2.exceptions
@@ -54,8 +54,8 @@ class _Stream:
     future: asyncio.Future[H2Response]
     deadline: float
     status: int = 0
-    headers: dict[bytes, bytes] = field(default_factory=dict)
-    body: list[bytes] = field(default_factory=list)
+    headers: dict[bytes, bytes] | None = None
+    body: list[bytes] | None = None  # most answers (APNs 200) have none
 
 
 class H2Connection(asyncio.Protocol):
@@ -68,6 +68,7 @@ class H2Connection(asyncio.Protocol):
         self._streams: dict[int, _Stream] = {}
         self._blocked: dict[int, memoryview] = {}
         self._active = 0
+        self._capacity = 1  # until the server's SETTINGS say more (we wait for them)
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._ready: asyncio.Future[None] = loop.create_future()
         self._lost: asyncio.Future[None] = loop.create_future()
@@ -121,7 +122,7 @@ class H2Connection(asyncio.Protocol):
 
     @property
     def capacity(self) -> int:
-        return min(self._h2.remote_settings.max_concurrent_streams, MAX_STREAMS)
+        return self._capacity
 
     def on_lost(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the socket is gone (now, if it already is)."""
@@ -173,8 +174,12 @@ class H2Connection(asyncio.Protocol):
         future: asyncio.Future[H2Response] = self._loop.create_future()
         self._streams[stream_id] = _Stream(future, self._loop.time() + timeout)
         if body:
-            self._blocked[stream_id] = memoryview(body)
-            self._pump(stream_id)
+            window = self._h2.local_flow_control_window(stream_id)
+            if len(body) <= min(window, self._h2.max_outbound_frame_size):
+                self._h2.send_data(stream_id, body, end_stream=True)  # the usual case
+            else:
+                self._blocked[stream_id] = memoryview(body)
+                self._pump(stream_id)
         self._flush_soon()
         if self._sweeper is None:
             self._sweeper = self._loop.call_later(_SWEEP_SECONDS, self._sweep)
@@ -188,7 +193,7 @@ class H2Connection(asyncio.Protocol):
         """Take a stream slot, waiting (in order, at most ``timeout``) when all are busy."""
         if not self.usable:
             raise Unprocessed("connection closing")
-        if self._active < self.capacity and not self._waiters:
+        if self._active < self._capacity and not self._waiters:
             self._active += 1
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
@@ -214,10 +219,11 @@ class H2Connection(asyncio.Protocol):
 
     def _release(self) -> None:
         self._active -= 1
-        self._wake()
+        if self._waiters:
+            self._wake()
 
     def _wake(self) -> None:
-        limit = self.capacity
+        limit = self._capacity
         while self._waiters and self._active < limit:
             waiter = self._waiters.popleft()
             if not waiter.done():
@@ -326,6 +332,8 @@ class H2Connection(asyncio.Protocol):
         elif isinstance(event, h2.events.DataReceived):
             stream = self._streams.get(event.stream_id)
             if stream is not None and event.data is not None:
+                if stream.body is None:
+                    stream.body = []
                 stream.body.append(event.data)
             if event.stream_id is not None and event.flow_controlled_length is not None:
                 with contextlib.suppress(h2.exceptions.ProtocolError, KeyError):
@@ -335,7 +343,8 @@ class H2Connection(asyncio.Protocol):
         elif isinstance(event, h2.events.StreamEnded):
             stream = self._streams.get(event.stream_id or 0)
             if stream is not None:
-                response = H2Response(stream.status, stream.headers, b"".join(stream.body))
+                body = b"".join(stream.body) if stream.body else b""
+                response = H2Response(stream.status, stream.headers or {}, body)
                 self._finish(event.stream_id or 0, response)
         elif isinstance(event, h2.events.StreamReset):
             code = event.error_code
@@ -345,6 +354,8 @@ class H2Connection(asyncio.Protocol):
                 error = StreamFailed(f"stream reset by the server ({code!s})")
             self._finish(event.stream_id or 0, error)
         elif isinstance(event, h2.events.RemoteSettingsChanged):
+            limit = self._h2.remote_settings.max_concurrent_streams
+            self._capacity = min(limit, MAX_STREAMS)
             if not self._ready.done():
                 self._ready.set_result(None)
             self._wake()

@@ -44,6 +44,7 @@ from ftpush.push.base import (
     OutcomeKind,
     PushMessage,
     classify_apns,
+    compact_json,
     parse_retry_after,
     unexpected,
 )
@@ -203,7 +204,7 @@ class ApnsProvider:
         }
         if message.deeplink:
             data["deeplink"] = message.deeplink
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return compact_json(data)
 
     async def _send_one(self, message: PushMessage) -> Outcome:
         body = self.payload(message)

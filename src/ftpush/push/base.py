@@ -31,6 +31,7 @@ Example::
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ __all__ = [
     "classify_apns",
     "classify_fcm",
     "classify_http",
+    "compact_json",
     "parse_retry_after",
     "retry_all",
     "unexpected",
@@ -115,6 +117,18 @@ def retry_all(
 ) -> list[Outcome]:
     """``RETRY`` outcomes for a whole batch (the provider could not be reached)."""
     return [Outcome(m.message_id, OutcomeKind.RETRY, None, reason, retry_after) for m in messages]
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(data: object) -> bytes:
+    """UTF-8 JSON without spaces (one shared encoder: building one per call costs more).
+
+    >>> compact_json({"text": "Çok güzel", "n": 1})
+    b'{"text":"\xc3\x87ok g\xc3\xbczel","n":1}'
+    """
+    return _JSON.encode(data).encode("utf-8")
 
 
 def unexpected(message: PushMessage, exc: Exception) -> Outcome:

@@ -40,6 +40,7 @@ from ftpush.push.base import (
     OutcomeKind,
     PushMessage,
     classify_fcm,
+    compact_json,
     parse_retry_after,
     unexpected,
 )
@@ -257,7 +258,7 @@ class FcmProvider:
                 "android": android,
             }
         }
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return compact_json(body)
 
     async def _send_one(self, message: PushMessage) -> Outcome:
         try:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from ftpush.push.base import (
     OutcomeKind,
     PushMessage,
     classify_http,
+    compact_json,
     parse_retry_after,
     unexpected,
 )
@@ -143,7 +143,7 @@ class WebhookProvider:
             "campaign": message.campaign,
             "expiration": message.expiration,
         }
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return compact_json(data)
 
     async def _send_one(self, client: httpx.AsyncClient, message: PushMessage) -> Outcome:
         loop = asyncio.get_running_loop()
