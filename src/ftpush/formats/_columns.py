@@ -84,7 +84,7 @@ def convert_slice(
         not all(ids)
         or max(map(len, ids)) > MAX_EXTERNAL_ID_CHARS
         or '"' in "".join(ids)
-        or list(map(str.strip, ids)) != list(ids)
+        or list(map(str.strip, ids)) != ids
     ):
         return None
     if pattern.filler and (any(columns[1]) or any(columns[2])):
@@ -216,8 +216,9 @@ def _dicts(names: list[str], values: list[list[Any]], size: int) -> list[dict[st
     else:
         rows = list(map(dict, map(zip, repeat(names), zip(*values, strict=True))))
     for name, column in zip(names, values, strict=True):
-        for index in compress(count(), map(is_, column, repeat(_UNSET))):
-            del rows[index][name]
+        if _UNSET in column:
+            for index in compress(count(), map(is_, column, repeat(_UNSET))):
+                del rows[index][name]
     return rows
 
 

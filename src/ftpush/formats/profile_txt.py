@@ -44,11 +44,12 @@ from ftpush.formats.base import (
     Setting,
 )
 from ftpush.formats.values import (
+    _UNREPRESENTABLE,
     AttributeValue,
     Converter,
     ValueRejected,
     converter,
-    format_value,
+    formatter,
     parse_device_token,
     parse_email,
     parse_msisdn,
@@ -134,7 +135,7 @@ def parse_profile_batches(
         raise EmptyFile("the profile file holds a pattern line but no data lines")
 
 
-_SLICE = 128
+_SLICE = 256
 
 
 def _first_non_empty(lines: list[str]) -> int | None:
@@ -321,17 +322,19 @@ def write_profile_txt(
         head.append("msisdn")
     yield "~".join(head + [name for name, _ in columns]) + newline
     gap = "~~" if tilde_after_ext_id else ""
+    formats = [(name, formatter(attr_type)) for name, attr_type in columns]
     for row in rows:
         parts = [_quote(row.external_id) + gap, _setting_text(row.email)]
         parts.append(_quote(row.device_token) if row.device_token is not None else "")
         if msisdn:
             parts.append(_setting_text(row.msisdn))
-        for name, attr_type in columns:
-            if name not in row.attributes:
+        values = row.attributes
+        for name, format_value in formats:
+            if name not in values:
                 parts.append("")
                 continue
-            value = row.attributes[name]
-            parts.append("null" if value is None else format_value(attr_type, value))
+            value = values[name]
+            parts.append("null" if value is None else format_value(value))
         yield "~".join(parts) + newline
 
 
@@ -343,7 +346,7 @@ def _setting_text(value: Setting) -> str:
 
 def _quote(value: str) -> str:
     """An identity value as written: quoted when it could be misread bare."""
-    if any(c in value for c in "\n\r\x00"):
+    if _UNREPRESENTABLE.search(value):
         raise ValueError(f"cannot write {value!r}: line breaks and NUL are not allowed")
     if not value or value == "null" or value != value.strip() or '"' in value or "~" in value:
         return '"' + value.replace('"', '""') + '"'

@@ -255,21 +255,42 @@ def format_value(type_: AttributeType, value: AttributeValue) -> str:
     Raises :class:`ValueError` for a value the format cannot carry (a string
     with a line break or NUL, a non-finite number, a value of another type).
     """
-    if type_.is_array:
+    return formatter(type_)(value)
+
+
+def formatter(type_: AttributeType) -> Callable[[AttributeValue], str]:
+    """:func:`format_value` for one type, looked up once (writers call it per column)."""
+    return _FORMATTERS[type_]
+
+
+def _format_string(value: Any) -> str:
+    if type(value) is not str or _UNREPRESENTABLE.search(value):
+        raise ValueError(f"cannot write {value!r} as a string value (line break or NUL)")
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _scalar_formatter(type_: AttributeType) -> Callable[[Any], str]:
+    def format_scalar(value: Any) -> str:
+        scalar = _json_scalar(type_, value)
+        if scalar is True or scalar is False:
+            return "true" if scalar else "false"
+        return scalar if isinstance(scalar, str) else repr(scalar)
+
+    return format_scalar
+
+
+def _array_formatter(type_: AttributeType) -> Callable[[Any], str]:
+    scalar = type_.scalar
+
+    def format_array(value: Any) -> str:
         if not isinstance(value, list):
             raise ValueError(f"{type_} needs a list, got {value!r}")
-        items = [_json_scalar(type_.scalar, item) for item in value]
+        items = [_json_scalar(scalar, item) for item in value]
         text = json.dumps(items, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         # A "~" inside a JSON string would split the field: quote it like a string.
         return '"' + text.replace('"', '""') + '"' if "~" in text else text
-    if type_ is AttributeType.STRING:
-        if not isinstance(value, str) or _UNREPRESENTABLE.search(value):
-            raise ValueError(f"cannot write {value!r} as a string value (line break or NUL)")
-        return '"' + value.replace('"', '""') + '"'
-    scalar = _json_scalar(type_, value)
-    if isinstance(scalar, bool):
-        return "true" if scalar else "false"
-    return str(scalar) if isinstance(scalar, str) else repr(scalar)
+
+    return format_array
 
 
 def _json_scalar(type_: AttributeType, value: Any) -> Scalar:
@@ -289,6 +310,12 @@ def _json_scalar(type_: AttributeType, value: Any) -> Scalar:
     if type_ is AttributeType.NUMBER:
         return float(value)
     return value  # type: ignore[no-any-return]
+
+
+_FORMATTERS: dict[AttributeType, Callable[[Any], str]] = {
+    t: _array_formatter(t) if t.is_array else _scalar_formatter(t) for t in AttributeType
+}
+_FORMATTERS[AttributeType.STRING] = _format_string
 
 
 # Pragmatic, offline e-mail check: a dot-separated local part of at most 64
