@@ -25,7 +25,8 @@
  * SENDER_ID_MISMATCH; fail → a refusal that is none of the above; throttle → 429 with
  * Retry-After the first time its key is seen; boom → 500 the first time; slow → answers
  * after slowMs. A key is the apns-collapse-id, the Android notification tag, or the
- * webhook body's key; a delivery is a 200 actually sent back.
+ * webhook body's key; a delivery is a complete, valid request the peer accepted (answered
+ * or about to be answered 200), counted when accepted.
  */
 const http = require('node:http');
 const http2 = require('node:http2');
@@ -410,15 +411,17 @@ function onRequest(req, res) {
       return;
     }
     const answer = route(req, Buffer.concat(chunks));
+    if (!isControl) stats.statuses[answer.status] = (stats.statuses[answer.status] || 0) + 1;
+    if (answer.status === 200 && answer.key !== undefined) {
+      // Accepted is delivered, as with the real services: the device gets the push even
+      // if the sender dies before it reads the answer (the duplicate window).
+      stats.deliveries += 1;
+      deliveries.set(answer.key, (deliveries.get(answer.key) || 0) + 1);
+    }
     const send = () => {
       if (state && !isControl) state.inflight -= 1;
       const gone = res.destroyed || (stream && stream.destroyed);
       if (!gone) {
-        if (!isControl) stats.statuses[answer.status] = (stats.statuses[answer.status] || 0) + 1;
-        if (answer.status === 200 && answer.key !== undefined) {
-          stats.deliveries += 1;
-          deliveries.set(answer.key, (deliveries.get(answer.key) || 0) + 1);
-        }
         try {
           res.writeHead(answer.status, answer.headers);
           res.end(answer.body);
