@@ -251,8 +251,8 @@ async def _timed(provider: Provider, batch: Sequence[PushMessage]) -> tuple[list
 
 
 def test_request_timeout_gives_retry_and_the_rest_goes_through(net: Impl) -> None:
-    net.peer.configure(slowMs=3000)
-    timeout = {"timeout": 0.5} if net.kind == "webhook" else {"request_timeout": 0.5}
+    net.peer.configure(slowMs=4000)
+    timeout = {"timeout": 1.0} if net.kind == "webhook" else {"request_timeout": 1.0}
     provider = net.make(**timeout)
 
     async def go() -> tuple[list[Outcome], list[Outcome]]:
@@ -321,12 +321,15 @@ def test_max_concurrent_streams_of_one_is_obeyed(h2impl: Impl) -> None:
 
 
 def test_peer_dying_mid_batch_gives_outcomes_not_exceptions(tmp_path: Any) -> None:
-    with running_push_peer(tmp_path, latencyMs=300) as doomed:
+    with running_push_peer(tmp_path, latencyMs=2000) as doomed:
         provider = make_provider("apns", doomed.apns_settings(), verify=doomed.ca_file)
 
         async def go() -> list[Outcome]:
             task = asyncio.create_task(provider.send(messages([f"ok{i}" for i in range(50)])))
-            await asyncio.sleep(0.15)
+            for _ in range(200):  # until the peer holds all 50 (it answers after 2 s)
+                await asyncio.sleep(0.01)
+                if (await asyncio.to_thread(doomed.stats))["requests"] == 50:
+                    break
             doomed.proc.kill()
             try:
                 return await task
@@ -367,20 +370,20 @@ def test_fcm_access_token_is_fetched_again_near_expiry(peer: PushPeer) -> None:
     provider = Impl("fcm", peer).make(clock=clock)
     assert isinstance(provider, FcmProvider)
 
-    async def go() -> list[OutcomeKind]:
-        kinds = []
+    async def go() -> list[tuple[OutcomeKind, int]]:
+        seen = []
         try:
-            for step, advance in enumerate([0, 1000, 2200, 400]):
+            for step, advance in enumerate([0, 1000, 2200, 200, 200]):
                 clock.now += advance
-                kinds += [o.kind for o in await provider.send(messages(["ok"], start=step + 1))]
+                outcomes = await provider.send(messages(["ok"], start=step + 1))
+                seen += [(o.kind, provider.token.fetched) for o in outcomes]
         finally:
             await provider.aclose()
-        return kinds
+        return seen
 
-    assert asyncio.run(go()) == [S] * 4
-    # 0 and 1000 s share the first token; at 3200 s it is within its last 10 % and renewed.
+    # A one-hour token is used until 5 minutes before it ends (3300 s), then renewed.
+    assert asyncio.run(go()) == [(S, 1), (S, 1), (S, 1), (S, 2), (S, 2)]
     assert peer.stats()["accessTokensIssued"] == 2
-    assert provider.token.fetched == 2
 
 
 def test_fcm_unauthenticated_drops_the_token_and_the_retry_succeeds(peer: PushPeer) -> None:
