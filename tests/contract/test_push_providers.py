@@ -119,6 +119,7 @@ def messages(tokens: Sequence[str], campaign: str = "c1", start: int = 1) -> lis
             text=f"Hello {i}\nwith a line break; and ünïcode",
             deeplink=f"myapp://offer/{i}" if i % 3 else None,
             campaign=campaign,
+            expiration=1_900_000_000 if i % 4 == 0 else None,
         )
         for i, token in enumerate(tokens)
     ]
@@ -317,6 +318,17 @@ def test_max_concurrent_streams_of_one_is_obeyed(h2impl: Impl) -> None:
     outcomes = send(h2impl.make(), batch)
     assert {o.kind for o in outcomes} == {S}
     assert peer.stats()["maxInFlight"] == 1
+    assert_once(peer, batch)
+
+
+def test_several_connections_share_the_load(h2impl: Impl) -> None:
+    peer = h2impl.peer
+    peer.configure(maxConcurrentStreams=10, latencyMs=5)
+    batch = messages([f"ok{i}" for i in range(200)])
+    outcomes = send(h2impl.make(connections=3), batch)
+    assert {o.kind for o in outcomes} == {S}
+    stats = peer.stats()
+    assert (stats["sessions"], stats["maxInFlight"]) == (3, 10)
     assert_once(peer, batch)
 
 

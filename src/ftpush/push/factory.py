@@ -27,9 +27,10 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,62 @@ def make_provider(
 ) -> Provider:
     """Check ``config`` and build the provider. Build one per app and reuse it."""
     return provider_for(parse_provider_config(kind, config, verify=verify), clock=clock)
+
+
+class ProviderCache:
+    """One provider per key (an app, an app and platform...), built once and reused.
+
+    A provider keeps connections open, so a worker should hold one per app for as long
+    as it lives, in one event loop. ``get`` builds it on first use and again when the
+    stored settings change (the old one is closed by the next ``aclose`` or
+    ``close_stale``, after the sends that still use it); ``aclose`` closes them all.
+
+    Example::
+
+        cache = ProviderCache()
+        provider = cache.get(("demo", "ios"), "apns", stored_settings)
+        outcomes = await provider.send(batch)
+        await cache.aclose()                       # in the same event loop
+    """
+
+    def __init__(
+        self, *, verify: bool | str = True, clock: Callable[[], float] | None = None
+    ) -> None:
+        self._verify = verify
+        self._clock = clock
+        self._providers: dict[Hashable, tuple[str, Provider]] = {}
+        self._stale: list[Provider] = []
+
+    def get(self, key: Hashable, kind: str, config: Mapping[str, Any]) -> Provider:
+        """The provider for ``key``; raises InvalidInput for bad settings."""
+        fingerprint = hashlib.sha256(
+            json.dumps([kind, config], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        entry = self._providers.get(key)
+        if entry is not None and entry[0] == fingerprint:
+            return entry[1]
+        provider = make_provider(kind, config, verify=self._verify, clock=self._clock)
+        if entry is not None:
+            self._stale.append(entry[1])
+        self._providers[key] = (fingerprint, provider)
+        return provider
+
+    def __len__(self) -> int:
+        return len(self._providers)
+
+    async def close_stale(self) -> None:
+        """Close the providers replaced by new settings (call between batches)."""
+        stale, self._stale = self._stale, []
+        for provider in stale:
+            await provider.aclose()
+
+    async def aclose(self) -> None:
+        """Close every provider; the cache may be used again (it rebuilds them)."""
+        providers = [p for _, p in self._providers.values()]
+        self._providers.clear()
+        await self.close_stale()
+        for provider in providers:
+            await provider.aclose()
 
 
 def describe_provider_config(kind: str, config: Mapping[str, Any]) -> dict[str, Any]:

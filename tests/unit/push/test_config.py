@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import cache
 from typing import Any
@@ -14,6 +15,7 @@ from ftpush.errors import InvalidInput
 from ftpush.push.apns import APNS_SANDBOX, ApnsConfig, ApnsProvider
 from ftpush.push.factory import (
     LogConfig,
+    ProviderCache,
     describe_provider_config,
     make_provider,
     parse_provider_config,
@@ -212,3 +214,24 @@ def test_reprs_carry_no_secrets() -> None:
     sa = json.dumps(service_account())
     assert "PRIVATE KEY" not in repr(FcmConfig(service_account_json=sa))
     assert "s3cret" not in repr(WebhookConfig("https://h.example/p", "s3cret"))
+
+
+def test_provider_cache_reuses_rebuilds_and_closes() -> None:
+    cache = ProviderCache()
+    first = cache.get("demo", "log", {})
+    assert cache.get("demo", "log", {}) is first
+    other = cache.get("other", "webhook", {"url": "https://h.example/p"})
+    assert len(cache) == 2
+    changed = cache.get("demo", "log", {"record": True})  # new settings, new provider
+    assert changed is not first
+    asyncio.run(cache.close_stale())
+    assert isinstance(first, LogProvider)
+    assert first.closed
+    assert isinstance(changed, LogProvider)
+    assert not changed.closed
+    asyncio.run(cache.aclose())
+    assert changed.closed
+    assert len(cache) == 0
+    assert cache.get("other", "webhook", {"url": "https://h.example/p"}) is not other
+    with pytest.raises(InvalidInput):
+        cache.get("bad", "apns", {})
