@@ -427,6 +427,18 @@ def test_fcm_refused_credentials_fail_every_message_after_one_token_request(
     assert peer.stats()["token"] == 1
 
 
+def test_fcm_unreachable_token_endpoint_gives_retry(peer: PushPeer) -> None:
+    sa = json.loads(peer.service_account())
+    sa["token_uri"] = f"https://127.0.0.1:{free_port()}/token"
+    provider = make_provider(
+        "fcm", {"service_account_json": sa, "endpoint": peer.url}, verify=peer.ca_file
+    )
+    outcomes = send(provider, messages([f"ok{i}" for i in range(20)]))
+    assert {o.kind for o in outcomes} == {RETRY}
+    assert all((o.reason or "").startswith("access token:") for o in outcomes)
+    assert peer.stats()["fcm"] == 0
+
+
 # -- webhook and log specifics ---------------------------------------------------------
 
 

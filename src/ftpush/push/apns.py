@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from ftpush.errors import InvalidInput
 from ftpush.push import _checks
-from ftpush.push._h2core import ConnectFailed, H2Error, H2Response, RequestTimeout
+from ftpush.push._h2core import H2Error, H2Response, RequestTimeout
 from ftpush.push._pool import H2Pool, fan_out, tls_context, unique
 from ftpush.push.base import (
     Outcome,
@@ -227,7 +227,7 @@ class ApnsProvider:
             )
         except RequestTimeout:
             return Outcome(message.message_id, OutcomeKind.RETRY, reason="timeout")
-        except (ConnectFailed, H2Error) as exc:
+        except H2Error as exc:  # unprocessed after resends, lost, refused connect
             return Outcome(message.message_id, OutcomeKind.RETRY, reason=str(exc)[:200])
         return self._outcome(message, response, bearer)
 

@@ -33,7 +33,7 @@ from google.oauth2 import service_account
 
 from ftpush.errors import InvalidInput
 from ftpush.push import _checks
-from ftpush.push._h2core import ConnectFailed, H2Error, H2Response, RequestTimeout
+from ftpush.push._h2core import H2Error, H2Response, RequestTimeout
 from ftpush.push._pool import H2Pool, fan_out, tls_context
 from ftpush.push.base import (
     Outcome,
@@ -181,11 +181,9 @@ class AccessToken:
                 raise self._failure[1]
             try:
                 await asyncio.to_thread(self._credentials.refresh, self._request)
-            except google.auth.exceptions.GoogleAuthError as exc:
-                retryable = bool(exc.retryable) or isinstance(
-                    exc, google.auth.exceptions.TransportError
-                )
-                failure = AuthFailed(f"access token: {str(exc)[:200]}", retryable=retryable)
+            except Exception as exc:
+                # Remembered, so the rest of the batch does not ask again message by message.
+                failure = self._failed(exc)
                 self._failure = (now + AUTH_FAILURE_MEMORY, failure)
                 log.warning("FCM access token refused: %s", failure)
                 raise failure from exc
@@ -199,6 +197,16 @@ class AccessToken:
             self._expires_at = now + lifetime - min(300.0, lifetime / 10)
             self.fetched += 1
             return self._value
+
+    @staticmethod
+    def _failed(exc: Exception) -> AuthFailed:
+        """Refused credentials are final; a network or server problem may pass."""
+        if isinstance(exc, google.auth.exceptions.GoogleAuthError):
+            retryable = bool(exc.retryable) or isinstance(
+                exc, google.auth.exceptions.TransportError
+            )
+            return AuthFailed(f"access token: {str(exc)[:200]}", retryable=retryable)
+        return AuthFailed(f"access token: {type(exc).__name__}: {str(exc)[:160]}", retryable=True)
 
     def expire(self, value: str) -> None:
         if value == self._value:
@@ -277,7 +285,7 @@ class FcmProvider:
             )  # fmt: skip
         except RequestTimeout:
             return Outcome(message.message_id, OutcomeKind.RETRY, reason="timeout")
-        except (ConnectFailed, H2Error) as exc:
+        except H2Error as exc:  # unprocessed after resends, lost, refused connect
             return Outcome(message.message_id, OutcomeKind.RETRY, reason=str(exc)[:200])
         return self._outcome(message, response, token)
 
