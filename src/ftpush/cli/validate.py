@@ -42,7 +42,9 @@ _BYTES_PER_LINE_GUESS = 96
 
 @click.command("validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--app", "app_key", help="Take declared attributes and timezone from app KEY.")
+@click.option(
+    "--app", "app_key", metavar="KEY", help="Take declared attributes and timezone from app KEY."
+)
 @click.option(
     "--attributes",
     "attribute_spec",
@@ -56,6 +58,7 @@ _BYTES_PER_LINE_GUESS = 96
 )
 @click.option(
     "--timezone",
+    metavar="TZ",
     help="Timezone of datetimes without an offset (default: the app's, else UTC).",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, then a summary.")
