@@ -16,9 +16,10 @@ from __future__ import annotations
 from pathlib import PurePath
 
 from ftpush.formats._idset import FingerprintSet, SeenIds
-from ftpush.formats.base import UNCHANGED, LineError, ProfileRow, Unchanged
+from ftpush.formats.base import UNCHANGED, LineError, ProfileRow, PushRow, Unchanged
 from ftpush.formats.profile_txt import parse_profile, parse_profile_batches, write_profile_txt
-from ftpush.formats.push_csv import PushRow, parse_push, parse_push_batches, write_push_csv
+from ftpush.formats.push_csv import parse_push, parse_push_batches
+from ftpush.formats.push_writer import write_push_csv
 from ftpush.models import ImportKind
 
 __all__ = [

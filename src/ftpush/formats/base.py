@@ -1,5 +1,5 @@
-"""What the parsers yield: rows (:class:`ProfileRow`; ``PushRow`` lives with its
-parser) and one :class:`LineError` per rejected line.
+"""What the parsers yield: rows (:class:`PushRow`, :class:`ProfileRow`) and one
+:class:`LineError` per rejected line.
 
 A parser reports at most one error per line: the first problem found, reading
 the fields left to right. The ``code`` values are stable (they go into result
@@ -86,3 +86,16 @@ class ProfileRow(NamedTuple):
             out["msisdn"] = self.msisdn
         out["attributes"] = {name: to_json_value(v) for name, v in self.attributes.items()}
         return out
+
+
+class PushRow(NamedTuple):
+    """An accepted push line: its 1-based ``line`` and decoded values."""
+
+    line: int
+    external_id: str
+    text: str
+    deeplink: str | None
+
+    def to_json(self) -> dict[str, str | None]:
+        """The ``row`` object of ``ftpush validate --json``."""
+        return {"external_id": self.external_id, "text": self.text, "deeplink": self.deeplink}

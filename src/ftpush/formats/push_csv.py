@@ -6,8 +6,8 @@
 raises for a bad line. Whole-file problems raise
 :class:`~ftpush.errors.NotUtf8` or :class:`~ftpush.errors.EmptyFile` (a
 whole-file error can come after rows were yielded: callers that must apply
-nothing then validate the file in a first pass). :func:`write_push_csv` is the
-inverse. The exact rules are in ``docs/formats.md``.
+nothing then validate the file in a first pass). :func:`write_push_csv` (in
+``push_writer``, re-exported here) is the inverse. Rules: ``docs/formats.md``.
 
 Example::
 
@@ -23,57 +23,46 @@ Example::
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from itertools import chain, count, repeat
 from operator import itemgetter
-from typing import NamedTuple, cast
+from typing import cast
 
 from ftpush.errors import EmptyFile
 from ftpush.formats._idset import FingerprintSet, SeenIds
 from ftpush.formats._lines import DEFAULT_MAX_LINE_BYTES, LineFault, iter_blocks
-from ftpush.formats.base import MAX_EXTERNAL_ID_CHARS, LineError
+from ftpush.formats.base import MAX_EXTERNAL_ID_CHARS, LineError, PushRow
+from ftpush.formats.deeplinks import (
+    DEFAULT_MAX_PAYLOAD_BYTES,
+    LINK_HEAD,
+    MAX_CHAR_BYTES,
+    MAX_LINK_PREFIXES,
+    PAYLOAD_OVERHEAD,
+    is_deeplink,
+    known_good,
+    payload_bytes,
+)
+from ftpush.formats.push_writer import HEADER, format_push_line, is_header, write_push_csv
 
-HEADER = "ExternalID;Text;Deeplink"
-DEFAULT_MAX_PAYLOAD_BYTES = 4096
-# The payload measured against the provider limit: {"text": ..., "deeplink": ...} as
-# compact UTF-8 JSON, deeplink null when empty. 27 bytes is its size with an empty text
-# and a null deeplink; one character costs at most 6 bytes (a \\u00XX escape), so short
-# lines are known to fit without encoding anything.
-_PAYLOAD_OVERHEAD = 27
-_MAX_CHAR_BYTES = 6
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "HEADER",
+    "PushRow",
+    "format_push_line",
+    "is_deeplink",
+    "parse_push",
+    "parse_push_batches",
+    "payload_bytes",
+    "write_push_csv",
+]
+
 _ESCAPES = {"\\n": "\n", "\\\\": "\\"}
 _ESCAPE = re.compile(r"\\[n\\]")
-# A deeplink is valid when it starts with a scheme, ":" and one more character
-# ("//" and a host character for http/https), and holds only printable characters
-# other than the space (str.isprintable: no controls, no Unicode separators).
-_LINK_HEAD = re.compile(r"(?i:https?)://[^/?#]|(?!(?i:https?):)[A-Za-z][A-Za-z0-9+.\-]*:.")
-_MAX_LINK_PREFIXES = 256
-_VISIBLE_ASCII = bytes(range(0x21, 0x7F))
 _EXTERNAL_ID = itemgetter(1)
 _DEEPLINK = itemgetter(3)
 _FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
 _NONE_IF_EMPTY: dict[str, None] = {"": None}
-
-
-class PushRow(NamedTuple):
-    """An accepted push line: its 1-based ``line`` and decoded values."""
-
-    line: int
-    external_id: str
-    text: str
-    deeplink: str | None
-
-    def to_json(self) -> dict[str, str | None]:
-        """The ``row`` object of ``ftpush validate --json``."""
-        return {"external_id": self.external_id, "text": self.text, "deeplink": self.deeplink}
-
-
-def payload_bytes(text: str, deeplink: str | None) -> int:
-    """Size of the measured notification payload (see ``docs/formats.md``)."""
-    payload = {"text": text, "deeplink": deeplink or None}
-    return len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
 
 
 def parse_push(
@@ -120,9 +109,9 @@ def parse_push_batches(
     dedupe: SeenIds | None = None
     if check_duplicates:
         dedupe = seen if seen is not None else FingerprintSet(expected_lines)
-    fits = (max_payload_bytes - _PAYLOAD_OVERHEAD) // _MAX_CHAR_BYTES
+    fits = (max_payload_bytes - PAYLOAD_OVERHEAD) // MAX_CHAR_BYTES
     short = min(MAX_EXTERNAL_ID_CHARS, fits)
-    prefixes: tuple[str, ...] = ()  # deeplink heads already known valid, see _LINK_HEAD
+    prefixes: tuple[str, ...] = ()  # deeplink heads already known valid, see LINK_HEAD
     header_possible = True
     header_seen = False
     has_data = False
@@ -151,7 +140,7 @@ def parse_push_batches(
                 continue
             has_data = True
             rows: list[PushRow] = out if clean else [r for r in out if type(r) is PushRow]  # type: ignore[assignment]
-            if rows and not _links_known_good(rows, prefixes):
+            if rows and not known_good(list(filter(None, map(_DEEPLINK, rows))), prefixes):
                 rows, prefixes = _recheck_links(out, rows, prefixes, max_payload_bytes)
             if dedupe is not None and rows:
                 repeated = dedupe.add_many(list(map(_EXTERNAL_ID, rows)))
@@ -170,7 +159,7 @@ def _drop_header(lines: list[str]) -> tuple[bool, bool, list[str]]:
     """(header still possible, header seen, lines) after looking at the first line."""
     for index, line in enumerate(lines):
         if line and not line.isspace():
-            if not _is_header(line):
+            if not is_header(line):
                 return False, False, lines
             lines = lines.copy()
             lines[index] = ""
@@ -219,7 +208,7 @@ def _parse_lines(
 
     The hot loop: a few C calls per line; anything unusual (quotes, escapes, odd
     ExternalIDs, long lines) goes to a helper. Deeplinks are checked afterwards,
-    in bulk, by :func:`_links_known_good`.
+    in bulk, by :func:`~ftpush.formats.deeplinks.known_good`.
     """
     out: list[PushRow | LineError] = []
     append = out.append
@@ -258,10 +247,6 @@ def _parse_lines(
 
 
 _NO_SEPARATOR = "the line has no ';': expected ExternalID;Text;Deeplink"
-
-
-def _is_header(line: str) -> bool:
-    return "".join(line.split()).replace('"', "").lower() == "externalid;text;deeplink"
 
 
 def _split_quoted(rest: str) -> tuple[str, str]:
@@ -335,31 +320,6 @@ def _link_error(
     return None
 
 
-def is_deeplink(link: str) -> bool:
-    """Whether ``link`` is an acceptable Deeplink: an absolute URI with a scheme.
-
-    >>> is_deeplink("https://example.com/a?b=1"), is_deeplink("myapp://home")
-    (True, True)
-    >>> is_deeplink("https://"), is_deeplink("example.com/a"), is_deeplink("a: b")
-    (False, False, False)
-    """
-    return _LINK_HEAD.match(link) is not None and link.isprintable() and " " not in link
-
-
-def _links_known_good(rows: list[PushRow], prefixes: tuple[str, ...]) -> bool:
-    # One C-speed pass per slice instead of a regex per line: every deeplink must
-    # start with a head already validated and be printable without spaces.
-    links = list(filter(None, map(_DEEPLINK, rows)))
-    joined = "".join(links)
-    if joined.isascii():
-        # Deleting every printable ASCII byte but the space leaves nothing behind
-        # exactly when the text is printable and has no space.
-        plain = not joined.encode().translate(None, _VISIBLE_ASCII)
-    else:
-        plain = " " not in joined and joined.isprintable()
-    return plain and all(map(str.startswith, links, repeat(prefixes)))
-
-
 def _recheck_links(
     out: list[PushRow | LineError],
     rows: list[PushRow],
@@ -384,8 +344,8 @@ def _recheck_links(
         if error is not None:
             changes[row] = error
             continue
-        head = _LINK_HEAD.match(link)
-        if head is not None and len(prefixes) < _MAX_LINK_PREFIXES:
+        head = LINK_HEAD.match(link)
+        if head is not None and len(prefixes) < MAX_LINK_PREFIXES:
             prefixes += (head.group(),)
         if link != raw:
             cleaned = row._replace(deeplink=link or None)
@@ -417,51 +377,3 @@ def _replace(out: list[PushRow | LineError], changes: dict[PushRow, PushRow | Li
 
 def _show(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
-
-
-def write_push_csv(
-    rows: Iterable[PushRow | tuple[str, str, str | None]],
-    *,
-    header: bool = False,
-    newline: str = "\n",
-) -> Iterator[str]:
-    """Yield the lines (with ``newline``) of a push file holding ``rows``.
-
-    Text is escaped (``\\\\`` and ``\\n``) and quoted when it holds a quote or
-    the Deeplink holds a ';'. Raises :class:`ValueError` for a value the format
-    cannot carry faithfully (a ';' or line break in an ExternalID, a carriage
-    return or NUL anywhere, spaces around an ExternalID or Deeplink).
-    """
-    first = True
-    for row in rows:
-        if isinstance(row, PushRow):
-            ext, text, link = row.external_id, row.text, row.deeplink
-        else:
-            ext, text, link = row
-        line = format_push_line(ext, text, link)
-        if first and (header or _is_header(line)):
-            yield HEADER + newline
-        first = False
-        yield line + newline
-    if first and header:
-        yield HEADER + newline
-
-
-def format_push_line(external_id: str, text: str, deeplink: str | None) -> str:
-    """One push line without its line ending; see :func:`write_push_csv`."""
-    link = deeplink or ""
-    for name, value in (("ExternalID", external_id), ("Deeplink", link)):
-        if value != value.strip() or value.startswith('"') or _bad_chars(value, "\n"):
-            raise ValueError(f"{name} {value!r} cannot be written to a push file")
-    if ";" in external_id:
-        raise ValueError(f"ExternalID {external_id!r} cannot hold ';'")
-    if _bad_chars(text, ""):
-        raise ValueError(f"Text {text!r} cannot hold a carriage return or NUL")
-    body = text.replace("\\", "\\\\").replace("\n", "\\n")
-    if '"' in body or ";" in link:
-        body = '"' + body.replace('"', '""') + '"'
-    return f"{external_id};{body};{link}"
-
-
-def _bad_chars(value: str, extra: str) -> bool:
-    return "\r" in value or "\x00" in value or (bool(extra) and extra in value)

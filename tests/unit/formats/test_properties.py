@@ -20,14 +20,9 @@ from ftpush.formats import (
 )
 from ftpush.formats._columns import convert_slice
 from ftpush.formats._pattern import read_pattern
+from ftpush.formats.deeplinks import LINK_HEAD, is_deeplink, known_good
 from ftpush.formats.profile_txt import _Layout
-from ftpush.formats.push_csv import (
-    _LINK_HEAD,
-    _links_known_good,
-    _parse_lines,
-    _plain_rows,
-    is_deeplink,
-)
+from ftpush.formats.push_csv import _parse_lines, _plain_rows
 from ftpush.formats.values import ValueRejected, parse_email
 from ftpush.models import AttributeType as T
 
@@ -217,9 +212,8 @@ def test_push_fast_path_matches_the_line_loop(lines: list[str], odd: bool) -> No
     seed=st.lists(push_pieces, max_size=3),
 )
 def test_bulk_link_check_never_accepts_a_bad_link(links: list[str], seed: list[str]) -> None:
-    prefixes = tuple(m.group() for s in seed if is_deeplink(s) and (m := _LINK_HEAD.match(s)))
-    rows = [PushRow(i, "1", "t", link or None) for i, link in enumerate(links)]
-    if _links_known_good(rows, prefixes):
+    prefixes = tuple(m.group() for s in seed if is_deeplink(s) and (m := LINK_HEAD.match(s)))
+    if known_good([link for link in links if link], prefixes):
         assert all(is_deeplink(link) for link in links if link)
 
 
