@@ -14,7 +14,18 @@ from pathlib import Path
 import click
 
 from ftpush import __version__
-from ftpush.cli import accounts, admin, apps, attributes, config_cmd, db, pull, serve
+from ftpush.cli import (
+    accounts,
+    admin,
+    apps,
+    attributes,
+    config_cmd,
+    db,
+    pull,
+    serve,
+    users,
+    worker,
+)
 from ftpush.cli.context import CliContext
 from ftpush.config import load_settings
 from ftpush.errors import FtpushError
@@ -49,8 +60,10 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, deb
 
 
 def _register() -> None:
-    for module in (accounts, admin, apps, attributes, config_cmd, db, pull, serve):
+    for module in (accounts, admin, apps, attributes, config_cmd, db, pull, serve, worker):
         cli.add_command(module.command)
+    cli.add_command(users.device_command)
+    cli.add_command(users.user_command)
     try:
         validate = importlib.import_module("ftpush.cli.validate")
     except ImportError:  # pragma: no cover - the formats work lands separately

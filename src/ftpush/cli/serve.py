@@ -24,6 +24,7 @@ from ftpush.intake.poller import Poller
 from ftpush.intake.sftp import SftpService
 from ftpush.intake.spool import Spool
 from ftpush.jobs.housekeeping import Housekeeping
+from ftpush.jobs.runtime import JobRuntime, Sweeper, WorkerService
 from ftpush.storage import Database
 from ftpush.web import create_app
 from ftpush.web.server import WebServer
@@ -107,12 +108,13 @@ def command(
     sftp_port: int | None,
     ftp_port: int | None,
 ) -> None:
-    """Run ftpush: SFTP and FTP(S) servers, pull mode, web app and API."""
+    """Run ftpush: SFTP and FTP(S) servers, pull mode, workers, web app and API."""
     settings = with_overrides(obj.settings, host, http_port, sftp_port, ftp_port)
     logs.configure(settings.log_level)
     info = datadir.prepare(settings)
     db = Database.open(settings)
-    spool = Spool(settings, db)
+    runtime = JobRuntime(settings, db)
+    spool = Spool(settings, db, on_received=runtime.queue.enqueue_import)
     try:
         spool.recover()
         box = SecretBox.from_keys_dir(settings.keys_dir)
@@ -124,7 +126,12 @@ def command(
             services.append(SftpService(settings, gate, spool, info.ssh_host_key))
         if settings.ftp.enabled:
             services.append(FtpService(settings, gate, spool, info.tls_cert, info.tls_key))
-        services += [Poller(settings, db, spool, box), Housekeeping(settings)]
+        services += [
+            Poller(settings, db, spool, box),
+            WorkerService(runtime, settings.queue.workers),
+            Sweeper(db, runtime.queue),
+            Housekeeping(settings),
+        ]
         banner = [
             f"ftpush {__version__} ({settings.profile} profile)",
             f"  data     {info.root}",

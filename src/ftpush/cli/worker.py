@@ -1,0 +1,29 @@
+"""``ftpush worker``: only the task workers and the sweeper (scale-out)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from ftpush import __version__, logs
+from ftpush.cli.context import CliContext, pass_cli
+from ftpush.cli.serve import Service, supervise
+from ftpush.jobs.runtime import JobRuntime, Sweeper, WorkerService
+
+
+@click.command("worker")
+@click.option(
+    "--threads", type=click.IntRange(1, 64), help="Worker threads (default queue.workers)."
+)
+@pass_cli
+def command(obj: CliContext, threads: int | None) -> None:
+    """Run task workers against the shared database and queue, until SIGINT/SIGTERM."""
+    settings = obj.settings
+    logs.configure(settings.log_level)
+    runtime = JobRuntime(settings, obj.db)
+    services: list[Service] = [
+        WorkerService(runtime, threads or settings.queue.workers),
+        Sweeper(obj.db, runtime.queue),
+    ]
+    asyncio.run(supervise(services, [f"ftpush {__version__} worker"]))

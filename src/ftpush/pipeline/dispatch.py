@@ -1,0 +1,265 @@
+"""Sending a campaign: claim leased batches from the ledger, send, record outcomes.
+
+:meth:`Dispatcher.run_campaign` is the body of the ``dispatch`` task. Any
+number may run for the same campaign at once (the ledger's leases split the
+work) and a run that dies is harmless: its lease runs out and another worker
+claims the same messages with a higher attempt number; the dead worker's late
+writes are fenced out.
+
+Outcomes are committed right after each provider answer, batch by batch, to
+keep the one unavoidable duplicate window small: a message the provider
+accepted but whose outcome was not committed before a crash is sent again.
+Providers make that repeat harmless (``apns-collapse-id`` / Android ``tag``
+= the message key).
+
+Example::
+
+    dispatcher = Dispatcher(settings, db, providers)
+    summary = asyncio.run(dispatcher.run_campaign(7))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ftpush.config import Settings
+from ftpush.models import CampaignStatus, MessageStatus, Platform, TokenState
+from ftpush.pipeline.imports import worker_name
+from ftpush.push.base import Outcome, OutcomeKind, Provider, PushMessage
+from ftpush.push.log import LogProvider
+from ftpush.storage import Database, Session, ledger
+from ftpush.storage.ledger import Claimed, OutcomeRecord
+from ftpush.storage.tables import App, Campaign, ImportFile
+from ftpush.storage.types import utcnow
+
+log = logging.getLogger("ftpush.pipeline.dispatch")
+
+MAX_BACKOFF_SECONDS = 600.0
+
+
+class ProviderResolver(Protocol):
+    """Which provider sends an app's messages for a platform (None: none configured)."""
+
+    def __call__(self, app_id: int, platform: Platform) -> Provider | None: ...
+
+
+class LogOnly:
+    """The default routing: every message goes to one shared :class:`LogProvider`."""
+
+    def __init__(self) -> None:
+        self.provider = LogProvider()
+
+    def __call__(self, app_id: int, platform: Platform) -> Provider | None:
+        return self.provider
+
+
+@dataclass
+class DispatchSummary:
+    claimed: int = 0
+    sent: int = 0
+    invalid_token: int = 0
+    retry: int = 0
+    failed: int = 0
+    fenced_out: int = 0
+    batches: int = 0
+    by_provider: dict[str, int] = field(default_factory=dict)
+
+
+def backoff(attempt: int, retry_after: float | None) -> float:
+    """Seconds before the next attempt: the server's word, else exponential."""
+    if retry_after is not None:
+        return max(0.0, min(retry_after, MAX_BACKOFF_SECONDS))
+    return float(min(2 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+class Dispatcher:
+    """Sends campaigns; keep one per worker thread so provider connections are reused."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        providers: ProviderResolver | None = None,
+        *,
+        owner: str | None = None,
+        on_retry_later: Callable[[int, float], None] | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.providers: ProviderResolver = providers or LogOnly()
+        self.owner = owner or worker_name()
+        self.on_retry_later = on_retry_later
+        self.clock = clock
+
+    async def run_campaign(self, campaign_id: int) -> DispatchSummary:
+        """Send every due message of the campaign; returns what happened."""
+        summary = DispatchSummary()
+        app_id, rate = await asyncio.to_thread(self._start, campaign_id)
+        if app_id is None:
+            return summary
+        limit = self.settings.push.batch_size
+        if rate:
+            limit = max(1, min(limit, rate))
+        while True:
+            started = time.monotonic()
+            batch = await asyncio.to_thread(self._claim, campaign_id, limit)
+            if not batch:
+                break
+            summary.claimed += len(batch)
+            summary.batches += 1
+            records, dead = await self._send(app_id, batch, summary)
+            summary.fenced_out += len(records) - await asyncio.to_thread(
+                self._record, records, dead
+            )
+            if rate:  # the app's messages-per-second limit
+                await asyncio.sleep(max(0.0, len(batch) / rate - (time.monotonic() - started)))
+        await asyncio.to_thread(self._finish, campaign_id)
+        return summary
+
+    # --- database steps (run in a thread) -----------------------------------------
+
+    def _start(self, campaign_id: int) -> tuple[int | None, int | None]:
+        with self.db.transaction() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None or campaign.status is CampaignStatus.CANCELLED:
+                return None, None
+            if campaign.status is CampaignStatus.PENDING:
+                campaign.status = CampaignStatus.RUNNING
+                campaign.started_at = self.clock()
+            app = campaign_app(session, campaign)
+            return campaign.app_id, app.rate_limit_per_second if app else None
+
+    def _claim(self, campaign_id: int, limit: int) -> list[Claimed]:
+        with self.db.transaction() as session:
+            return ledger.claim(
+                session,
+                owner=self.owner,
+                limit=limit,
+                lease_seconds=self.settings.push.lease_seconds,
+                campaign_id=campaign_id,
+                now=self.clock(),
+            )
+
+    def _record(self, records: list[OutcomeRecord], dead_devices: list[int]) -> int:
+        with self.db.transaction() as session:
+            written = ledger.record_outcomes(session, records, now=self.clock())
+            ledger.mark_devices_uninstalled(session, dead_devices)
+        return written
+
+    def _finish(self, campaign_id: int) -> None:
+        """Close the campaign when nothing is left; schedule a run for pending retries."""
+        with self.db.transaction() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None or campaign.status is not CampaignStatus.RUNNING:
+                return
+            if campaign.import_file_id is not None:
+                source = session.get(ImportFile, campaign.import_file_id)
+                if source is not None and source.finished_at is None:
+                    return  # the file is still being read; its end re-enqueues us
+            if ledger.open_message_counts(session, campaign_id):
+                wait = ledger.seconds_to_next_attempt(session, campaign_id, self.clock())
+                if wait is not None and self.on_retry_later is not None:
+                    self.on_retry_later(campaign_id, wait)
+                return
+            campaign.status = CampaignStatus.DONE
+            campaign.finished_at = self.clock()
+
+    # --- sending -------------------------------------------------------------------
+
+    async def _send(
+        self, app_id: int, batch: Sequence[Claimed], summary: DispatchSummary
+    ) -> tuple[list[OutcomeRecord], list[int]]:
+        records: list[OutcomeRecord] = []
+        dead: list[int] = []
+        groups: dict[str, tuple[Provider, list[tuple[Claimed, PushMessage]]]] = {}
+        for claimed in batch:
+            if claimed.token_state is not TokenState.ACTIVE:
+                # The device died after the message was written: never send to it.
+                records.append(self._record_of(claimed, "none", _dead_outcome(claimed)))
+                continue
+            provider = self.providers(app_id, claimed.platform)
+            if provider is None:
+                outcome = Outcome(
+                    claimed.message_id,
+                    OutcomeKind.FAILED,
+                    reason=f"no push provider configured for {claimed.platform}",
+                )
+                records.append(self._record_of(claimed, "none", outcome))
+                continue
+            group = groups.setdefault(provider.name + str(id(provider)), (provider, []))
+            group[1].append((claimed, to_message(claimed)))
+        results = await asyncio.gather(
+            *(provider.send([m for _, m in items]) for provider, items in groups.values())
+        )
+        for (provider, items), outcomes in zip(groups.values(), results, strict=True):
+            summary.by_provider[provider.name] = summary.by_provider.get(provider.name, 0) + len(
+                items
+            )
+            for (claimed, _), outcome in zip(items, outcomes, strict=True):
+                record = self._record_of(claimed, provider.name, outcome)
+                records.append(record)
+                if record.status is MessageStatus.INVALID_TOKEN:
+                    dead.append(claimed.device_id)
+        for record in records:
+            counter = {
+                MessageStatus.SENT: "sent",
+                MessageStatus.INVALID_TOKEN: "invalid_token",
+                MessageStatus.PENDING: "retry",
+                MessageStatus.FAILED: "failed",
+            }[record.status]
+            setattr(summary, counter, getattr(summary, counter) + 1)
+        return records, dead
+
+    def _record_of(self, claimed: Claimed, provider: str, outcome: Outcome) -> OutcomeRecord:
+        status = {
+            OutcomeKind.SENT: MessageStatus.SENT,
+            OutcomeKind.INVALID_TOKEN: MessageStatus.INVALID_TOKEN,
+            OutcomeKind.FAILED: MessageStatus.FAILED,
+            OutcomeKind.RETRY: MessageStatus.PENDING,
+        }[outcome.kind]
+        next_at = None
+        reason = outcome.reason
+        if status is MessageStatus.PENDING:
+            if claimed.attempt >= self.settings.push.max_attempts:
+                status = MessageStatus.FAILED
+                reason = f"gave up after {claimed.attempt} attempts: {outcome.reason}"
+            else:
+                delay = backoff(claimed.attempt, outcome.retry_after)
+                next_at = self.clock() + dt.timedelta(seconds=delay)
+        return OutcomeRecord(
+            message_id=claimed.message_id,
+            attempt=claimed.attempt,
+            status=status,
+            provider=provider,
+            provider_message_id=outcome.provider_message_id,
+            error_code=None if status is MessageStatus.SENT else str(outcome.kind),
+            error_reason=reason,
+            next_attempt_at=next_at,
+        )
+
+
+def _dead_outcome(claimed: Claimed) -> Outcome:
+    return Outcome(claimed.message_id, OutcomeKind.INVALID_TOKEN, reason="device uninstalled")
+
+
+def to_message(claimed: Claimed) -> PushMessage:
+    return PushMessage(
+        message_id=claimed.message_id,
+        key=claimed.key,
+        token=claimed.token,
+        platform=claimed.platform,
+        text=claimed.text,
+        deeplink=claimed.deeplink,
+        campaign=claimed.msg_id,
+    )
+
+
+def campaign_app(session: Session, campaign: Campaign) -> App | None:
+    return session.get(App, campaign.app_id)

@@ -1,0 +1,303 @@
+"""Processing a received file: parse, resolve, write the ledger, report, archive.
+
+:meth:`ImportProcessor.process` is the body of the ``process_import`` task. It
+is safe to run any number of times, concurrently or after a crash:
+
+* the file is **leased** (``claim_import``); a second worker gets nothing
+  while the lease holds, and takes over when it ran out;
+* lines are written in batches, each batch in one transaction together with
+  the **checkpoint** (the last line it covers); a resumed run re-parses the
+  file (cheap), skips the lines up to the checkpoint, and the ledger's unique
+  keys make any overlap a no-op;
+* the dispatcher is told as soon as the first batch is committed, so the first
+  pushes leave while the rest of a large file is still being read.
+
+Files in ``validate/`` (dry runs) go through the same parsing and user/device
+resolution and get the same result files, but write nothing to the ledger.
+
+Example::
+
+    processor = ImportProcessor(settings, db, on_campaign_ready=queue.enqueue_dispatch)
+    processor.process(42)
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftpush.config import Settings
+from ftpush.errors import FileRejected
+from ftpush.formats.base import LineError as ParsedError
+from ftpush.formats.push_csv import PushRow, parse_push_batches
+from ftpush.models import ImportKind, ImportStatus
+from ftpush.pipeline.archive import archive_file, reject_file
+from ftpush.pipeline.results import (
+    MAX_ERRORS_IN_RESULT,
+    RESULTS_FOLDER,
+    LineError,
+    document_for,
+    write_result,
+)
+from ftpush.storage import Database, imports, ledger
+from ftpush.storage.ledger import LineInput
+from ftpush.storage.tables import App, Campaign, ImportFile
+from ftpush.storage.types import utcnow
+
+log = logging.getLogger("ftpush.pipeline.imports")
+
+_READ_CHUNK = 1 << 20
+
+
+def worker_name() -> str:
+    """A lease owner name unique to this process and call site."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def read_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(_READ_CHUNK):
+            yield chunk
+
+
+@dataclass
+class _Run:
+    """Counters and error sink of one processing run."""
+
+    errors_path: Path
+    accepted: int = 0
+    rejected: int = 0
+    first_errors: list[LineError] = field(default_factory=list)
+    unknown_user: int = 0
+    no_device: int = 0
+
+
+class ImportProcessor:
+    """Processes import files; one instance per worker is enough."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        on_campaign_ready: Callable[[int], None] | None = None,
+        batch_size: int = 2000,
+        lease_seconds: float = 300.0,
+        owner: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.on_campaign_ready = on_campaign_ready
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.owner = owner or worker_name()
+
+    # --- entry point ---------------------------------------------------------
+
+    def process(self, import_id: int) -> ImportStatus | None:
+        """Process one file; returns its final status, or None if someone else has it."""
+        with self.db.transaction() as session:
+            row = imports.claim_import(session, import_id, self.owner, self.lease_seconds, utcnow())
+            if row is None:
+                return None
+            app = session.get(App, row.app_id)
+            assert app is not None
+        if row.kind is not ImportKind.PUSH:
+            # Profile files are applied by the profile importer (issue 6); until it
+            # exists they stay received and are picked up once it does.
+            self._release(import_id)
+            log.info("import %s is a profile file; no profile importer yet", import_id)
+            return None
+        data_path = self.settings.data_dir / (row.spool_path or "")
+        run = _Run(errors_path=self.settings.spool_dir / app.key / f"{row.id}.errors.tmp")
+        try:
+            campaign_id = self._push_file(row, app, data_path, run)
+        except FileRejected as exc:
+            return self._reject(row, data_path, exc)
+        return self._finish(row, app, data_path, run, campaign_id)
+
+    # --- push files ----------------------------------------------------------
+
+    def _push_file(self, row: ImportFile, app: App, data_path: Path, run: _Run) -> int | None:
+        campaign_id = None
+        if not row.dry_run:
+            with self.db.transaction() as session:
+                fresh = session.get(ImportFile, row.id)
+                assert fresh is not None
+                campaign_id = ledger.ensure_file_campaign(session, fresh).id
+        checkpoint = row.checkpoint_line
+        pending: list[LineInput] = []
+        told = False
+        run.errors_path.parent.mkdir(parents=True, exist_ok=True)
+        with ExitStack() as stack:
+            sink = stack.enter_context(run.errors_path.open("w", encoding="utf-8", newline=""))
+            writer = csv.writer(sink, delimiter=";", lineterminator="\n")
+            writer.writerow(["line", "external_id", "code", "message"])
+            write_row = writer.writerow
+            for batch in parse_push_batches(read_chunks(data_path)):
+                for item in batch:
+                    if isinstance(item, PushRow):
+                        run.accepted += 1
+                        if item.line > checkpoint:
+                            pending.append(
+                                LineInput(item.line, item.external_id, item.text, item.deeplink)
+                            )
+                    else:
+                        self._error(run, write_row, item)
+                while len(pending) >= self.batch_size:
+                    self._write(row, app, campaign_id, pending[: self.batch_size], run)
+                    del pending[: self.batch_size]
+                    if campaign_id is not None and not told and self.on_campaign_ready:
+                        self.on_campaign_ready(campaign_id)  # first pushes leave now
+                        told = True
+            if pending:
+                self._write(row, app, campaign_id, pending, run)
+        return campaign_id
+
+    def _error(
+        self, run: _Run, write_row: Callable[[list[object]], object], err: ParsedError
+    ) -> None:
+        run.rejected += 1
+        line_error = LineError(
+            line=err.line,
+            external_id=err.external_id or "",
+            code=err.code,
+            message=err.message,
+            field=err.field,
+        )
+        if len(run.first_errors) < MAX_ERRORS_IN_RESULT:
+            run.first_errors.append(line_error)
+        write_row([err.line, err.external_id or "", err.code, err.message])
+
+    def _write(
+        self,
+        row: ImportFile,
+        app: App,
+        campaign_id: int | None,
+        lines: list[LineInput],
+        run: _Run,
+    ) -> None:
+        with self.db.transaction() as session:
+            if campaign_id is None:  # dry run: resolve only
+                users = ledger.resolve_users(session, app.id, [ln.external_id for ln in lines])
+                devices = ledger.push_devices(session, users.values())
+                for ln in lines:
+                    user_id = users.get(ln.external_id)
+                    if user_id is None:
+                        run.unknown_user += 1
+                    elif not devices.get(user_id):
+                        run.no_device += 1
+            else:
+                campaign = session.get(Campaign, campaign_id)
+                assert campaign is not None
+                ledger.write_lines(session, campaign, app, lines)
+            if not imports.renew_import(
+                session,
+                row.id,
+                self.owner,
+                self.lease_seconds,
+                utcnow(),
+                checkpoint_line=lines[-1].line,
+            ):
+                raise LeaseLost(f"import {row.id}: another worker took over")
+
+    # --- endings ---------------------------------------------------------------
+
+    def _finish(
+        self, row: ImportFile, app: App, data_path: Path, run: _Run, campaign_id: int | None
+    ) -> ImportStatus:
+        status = ImportStatus.PARTIAL if run.rejected else ImportStatus.DONE
+        with self.db.transaction() as session:
+            fresh = session.get(ImportFile, row.id)
+            assert fresh is not None
+            counts: dict[str, int] = {
+                "lines": run.accepted + run.rejected,
+                "accepted": run.accepted,
+                "rejected": run.rejected,
+            }
+            msg_id = None
+            if campaign_id is not None:
+                outcomes = ledger.line_outcomes(session, campaign_id)
+                counts["unknown_user"] = outcomes.get("unknown_user", 0)
+                counts["no_device"] = outcomes.get("no_device", 0)
+                counts["messages"] = ledger.message_count(session, campaign_id)
+                campaign = session.get(Campaign, campaign_id)
+                assert campaign is not None
+                msg_id = campaign.msg_id
+            else:
+                counts["unknown_user"] = run.unknown_user
+                counts["no_device"] = run.no_device
+            fresh.status = status
+            fresh.lines_total = counts["lines"]
+            fresh.accepted = run.accepted
+            fresh.rejected = run.rejected
+            fresh.counts = counts
+            fresh.finished_at = utcnow()
+            fresh.lease_owner = None
+            fresh.lease_expires_at = None
+            doc = document_for(fresh)
+        doc.campaign_id = msg_id
+        doc.errors = run.first_errors
+        doc.errors_total = run.rejected
+        box = self.settings.dropbox_dir / app.key
+        if run.rejected:
+            target = box / RESULTS_FOLDER / f"{row.name}.errors.csv"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(run.errors_path, target)
+        else:
+            run.errors_path.unlink(missing_ok=True)
+        write_result(box, self.settings.spool_dir / app.key, doc)
+        if data_path.exists():
+            archive_file(self.settings, app.key, data_path, row.id)
+        if campaign_id is not None and self.on_campaign_ready:
+            self.on_campaign_ready(campaign_id)
+        log.info(
+            "import %s (%s) %s: %d accepted, %d rejected",
+            row.id,
+            row.name,
+            status,
+            run.accepted,
+            run.rejected,
+        )
+        return status
+
+    def _reject(self, row: ImportFile, data_path: Path, exc: FileRejected) -> ImportStatus:
+        """A whole-file reject: nothing applied, the file goes to ``failed/``."""
+        with self.db.transaction() as session:
+            fresh = session.get(ImportFile, row.id)
+            assert fresh is not None
+            app = session.get(App, fresh.app_id)
+            assert app is not None
+            fresh.status = ImportStatus.FAILED
+            fresh.error_code = exc.code
+            where = f" (line {exc.line})" if exc.line else ""
+            fresh.error_message = f"{exc.message}{where}"
+            fresh.finished_at = utcnow()
+            fresh.lease_owner = None
+            doc = document_for(fresh)
+            app_key = app.key
+        if data_path.exists():
+            reject_file(self.settings, app_key, data_path, row.name)
+        box = self.settings.dropbox_dir / app_key
+        write_result(box, self.settings.spool_dir / app_key, doc)
+        log.warning("import %s (%s) rejected: %s", row.id, row.name, exc.message)
+        return ImportStatus.FAILED
+
+    def _release(self, import_id: int) -> None:
+        with self.db.transaction() as session:
+            row = session.get(ImportFile, import_id)
+            if row is not None and row.lease_owner == self.owner:
+                row.status = ImportStatus.RECEIVED
+                row.lease_owner = None
+                row.lease_expires_at = None
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took the file over; this run stops without writing more."""
