@@ -284,4 +284,3 @@ class Poller:
     def _mark_delivered(self, import_id: int) -> None:
         with self._db.transaction() as session:
             imports.mark_results_delivered(session, import_id, dt.datetime.now(dt.UTC))
-

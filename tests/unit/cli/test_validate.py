@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from tests.unit.formats._samples import sample
 
 from ftpush.cli.validate import parse_attribute_spec, validate
 from ftpush.config import Settings
 from ftpush.models import AttributeType as T
+from tests.unit.formats._samples import sample
 
 PROFILE = "~~~extID~email~device token~tier~age\n"
 
