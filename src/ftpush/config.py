@@ -171,6 +171,23 @@ class PushSettings(Section):
     max_attempts: int = Field(
         default=8, ge=1, description="Attempts before a throttled message is failed."
     )
+    default_provider: Literal["log", "none"] = Field(
+        default="log",
+        description=(
+            "What sends for an app with no provider for a platform (`ftpush app set-provider`): "
+            "`log` records each message as sent without any network call; `none` fails them."
+        ),
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description=(
+            "Extra CA certificates (PEM) trusted for push provider connections instead of the "
+            "system's, e.g. for a private APNs/FCM gateway."
+        ),
+    )
+    settings_refresh_seconds: float = Field(
+        default=10.0, ge=0, description="How often workers re-read apps' provider settings."
+    )
 
 
 class ExportSettings(Section):

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-import tests.conftest as top
 from ftpush.models import Platform
 from ftpush.push import Outcome, OutcomeKind, Provider, PushMessage, make_provider
 from ftpush.push.apns import ApnsProvider
@@ -25,10 +24,6 @@ from ftpush.push.fcm import FcmProvider
 from ftpush.push.log import LogProvider
 from tests.peers._common import free_port
 from tests.peers.push_peer import PushPeer, running_push_peer
-
-_plugins = getattr(top, "pytest_plugins", ())
-if "tests.peers.push_peer" not in ([_plugins] if isinstance(_plugins, str) else _plugins):
-    from tests.peers.push_peer import push_peer  # noqa: F401  # until the top conftest loads it
 
 NETWORK = ["webhook-h2", "webhook-http", "apns", "fcm"]
 IMPLS = ["log", *NETWORK]

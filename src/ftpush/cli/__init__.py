@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one exit per 
     """Run the CLI; returns the exit status instead of raising SystemExit."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="ftpush", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit(n)'s code instead of raising.
+        result = cli.main(args=argv, prog_name="ftpush", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one exit per 
             err=True,
         )
         return 70
-    return 0
+    return result if isinstance(result, int) else 0
 
 
 def run() -> None:

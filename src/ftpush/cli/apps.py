@@ -1,13 +1,18 @@
-"""``ftpush app``: create, list, show apps and switch their FTP offer."""
+"""``ftpush app``: create, list, show and change apps, their FTP offer and push providers."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import click
 
 from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, pass_cli
-from ftpush.storage import apps
+from ftpush.crypto import SecretBox
+from ftpush.pipeline.providers import configure_provider, describe_providers
+from ftpush.push.factory import PROVIDER_KINDS
+from ftpush.storage import apps, push_providers
 from ftpush.storage.tables import App
 
 
@@ -18,6 +23,7 @@ def app_dict(app: App) -> dict[str, Any]:
         "timezone": app.timezone,
         "ftp_enabled": app.ftp_enabled,
         "inbox_enabled": app.inbox_enabled,
+        "rate_limit_per_second": app.rate_limit_per_second,
         "created_at": app.created_at.isoformat(),
     }
 
@@ -92,3 +98,147 @@ def enable_ftp(obj: CliContext, key: str) -> None:
 def disable_ftp(obj: CliContext, key: str) -> None:
     """Switch the FTP offer off: logins refused, pollers and exports stop."""
     _switch(obj, key, False)
+
+
+# --- push providers ----------------------------------------------------------------
+
+_PLATFORM = click.option(
+    "--platform",
+    type=click.Choice(["ios", "android", "any"]),
+    default="any",
+    show_default=True,
+    help="Which devices this provider sends to ('any': platforms without their own).",
+)
+
+
+def _settings_from(
+    config_file: Path | None, pairs: tuple[str, ...], files: tuple[str, ...]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = json.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(f"{config_file}: {exc}", param_hint="--config") from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter(f"{config_file}: not a JSON object", param_hint="--config")
+        values.update(loaded)
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r}: write NAME=VALUE", param_hint="--set")
+        values[name.strip()] = value
+    for pair in files:
+        name, sep, path = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r}: write NAME=PATH", param_hint="--file")
+        try:
+            values[name.strip()] = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(f"{path}: {exc.strerror}", param_hint="--file") from None
+    return values
+
+
+@command.command("set-provider")
+@click.argument("key")
+@click.argument("kind", type=click.Choice(list(PROVIDER_KINDS)))
+@_PLATFORM
+@click.option("--set", "pairs", multiple=True, metavar="NAME=VALUE", help="One setting.")
+@click.option(
+    "--file", "files", multiple=True, metavar="NAME=PATH",
+    help="A setting read from a file (private_key=AuthKey.p8, service_account_json=sa.json).",
+)  # fmt: skip
+@click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+    help="All settings as one JSON object (--set and --file override it).",
+)  # fmt: skip
+@json_option
+@pass_cli
+def set_provider(
+    obj: CliContext,
+    key: str,
+    kind: str,
+    platform: str,
+    pairs: tuple[str, ...],
+    files: tuple[str, ...],
+    config_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Send app KEY's pushes with KIND (log, webhook, apns, fcm); settings stored encrypted.
+
+    \b
+    apns:    --set key_id=.. --set team_id=.. --set topic=com.example.app
+             --file private_key=AuthKey_XXXX.p8 [--set endpoint=sandbox]
+    fcm:     --file service_account_json=service-account.json
+    webhook: --set url=https://... [--set secret=...]
+    """
+    values = _settings_from(config_file, pairs, files)
+    box = SecretBox.from_keys_dir(obj.settings.keys_dir)
+    shown = configure_provider(obj.db, box, key, platform, kind, values)
+    if as_json:
+        emit_json(shown)
+    else:
+        click.echo(f"app {key} now sends {platform} pushes with {kind}")
+        for name, value in shown.items():
+            if name not in ("platform", "kind"):
+                click.echo(f"  {name}: {value}")
+
+
+@command.command("providers")
+@click.argument("key")
+@json_option
+@pass_cli
+def providers(obj: CliContext, key: str, as_json: bool) -> None:
+    """Show app KEY's push providers (secrets masked)."""
+    rows = describe_providers(obj.db, SecretBox.from_keys_dir(obj.settings.keys_dir), key)
+    if as_json:
+        emit_json(rows)
+    elif not rows:
+        default = obj.settings.push.default_provider
+        click.echo(f"app {key} has no push provider; the default ({default}) applies")
+    else:
+        emit_table(rows, ["platform", "kind", "updated_at"])
+
+
+@command.command("remove-provider")
+@click.argument("key")
+@_PLATFORM
+@pass_cli
+def remove_provider(obj: CliContext, key: str, platform: str) -> None:
+    """Forget app KEY's provider for a platform."""
+    with obj.session() as session:
+        push_providers.delete_provider(session, key, platform)
+    click.echo(f"app {key}: {platform} provider removed")
+
+
+@command.command("set")
+@click.argument("key")
+@click.option("--name", help="Display name.")
+@click.option("--timezone", help="IANA timezone.")
+@click.option("--inbox/--no-inbox", default=None, help="Write an Inbox entry per push line.")
+@click.option(
+    "--rate-limit", type=click.IntRange(min=0), metavar="N",
+    help="At most N messages per second for this app (0: no limit).",
+)  # fmt: skip
+@json_option
+@pass_cli
+def set_(
+    obj: CliContext,
+    key: str,
+    name: str | None,
+    timezone: str | None,
+    inbox: bool | None,
+    rate_limit: int | None,
+    as_json: bool,
+) -> None:
+    """Change app KEY's name, timezone, Inbox switch or send rate."""
+    with obj.session() as session:
+        app = apps.update_app(
+            session, key, name=name, timezone=timezone, inbox_enabled=inbox, rate_limit=rate_limit
+        )
+        data = app_dict(app)
+    if as_json:
+        emit_json(data)
+    else:
+        for field, value in data.items():
+            click.echo(f"{field + ':':<15} {value}")

@@ -24,9 +24,11 @@ import threading
 from collections.abc import Callable
 
 from ftpush.config import Settings
+from ftpush.crypto import SecretBox
 from ftpush.jobs.queue import Handlers, HueyQueue, Workers, make_queue
 from ftpush.pipeline.dispatch import Dispatcher, ProviderResolver
 from ftpush.pipeline.imports import ImportProcessor
+from ftpush.pipeline.providers import StoredProviders
 from ftpush.storage import Database, imports, ledger
 from ftpush.storage.types import utcnow
 
@@ -46,7 +48,7 @@ class JobRuntime:
     ) -> None:
         self.settings = settings
         self.db = db
-        self._providers = providers
+        self._providers = providers or self._stored_providers
         self._local = threading.local()
         self.queue: HueyQueue = make_queue(
             settings,
@@ -63,6 +65,11 @@ class JobRuntime:
         )
         processor.process(import_id)
 
+    def _stored_providers(self) -> ProviderResolver:
+        return StoredProviders(
+            self.settings, self.db, SecretBox.from_keys_dir(self.settings.keys_dir)
+        )
+
     def _thread_state(self) -> tuple[asyncio.Runner, Dispatcher]:
         state = getattr(self._local, "state", None)
         if state is None:
@@ -70,7 +77,7 @@ class JobRuntime:
             dispatcher = Dispatcher(
                 self.settings,
                 self.db,
-                self._providers() if self._providers else None,
+                self._providers(),
                 on_retry_later=lambda cid, delay: self.queue.enqueue_dispatch(cid, delay=delay),
             )
             state = (runner, dispatcher)

@@ -118,6 +118,9 @@ class Dispatcher:
             summary.fenced_out += len(records) - await asyncio.to_thread(
                 self._record, records, dead
             )
+            close_stale = getattr(self.providers, "close_stale", None)
+            if close_stale is not None:  # providers replaced by changed settings
+                await close_stale()
             if rate:  # the app's messages-per-second limit
                 await asyncio.sleep(max(0.0, len(batch) / rate - (time.monotonic() - started)))
         await asyncio.to_thread(self._finish, campaign_id)

@@ -87,7 +87,9 @@ def parse_provider_config(
             f"{kind}: unknown setting {', '.join(map(str, unknown))} (known: {known or 'none'})",
             field=str(unknown[0]),
         )
-    values = dict(config)
+    values = {
+        name: _coerce(kind, name, value, fields[name].default) for name, value in config.items()
+    }
     if kind == "fcm" and isinstance(values.get("service_account_json"), Mapping):
         values["service_account_json"] = json.dumps(values["service_account_json"])
     for name, spec in fields.items():
@@ -102,6 +104,22 @@ def parse_provider_config(
         return config_type(**values)
     except InvalidInput as exc:
         raise InvalidInput(f"{kind}: {exc.message}", field=exc.field) from None
+
+
+def _coerce(kind: str, name: str, value: Any, default: Any) -> Any:
+    """Text from the command line (``--set priority=5``) to the field's type."""
+    if not isinstance(value, str) or not isinstance(default, bool | int | float):
+        return value
+    if isinstance(default, bool):
+        if value.lower() in ("true", "yes", "on", "1"):
+            return True
+        if value.lower() in ("false", "no", "off", "0"):
+            return False
+        raise InvalidInput(f"{kind}: {name} must be true or false", field=name)
+    try:
+        return type(default)(value)
+    except ValueError:
+        raise InvalidInput(f"{kind}: {name} must be a number, not {value!r}", field=name) from None
 
 
 def provider_for(config: ProviderConfig, *, clock: Callable[[], float] | None = None) -> Provider:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ftpush.errors import Conflict, NotFound
+from ftpush.errors import Conflict, InvalidInput, NotFound
 from ftpush.models import validate_app_key, validate_timezone
 from ftpush.storage._util import unique_or_conflict
 from ftpush.storage.tables import App
@@ -52,11 +52,24 @@ def set_ftp_enabled(session: Session, key: str, enabled: bool) -> App:
 
 
 def update_app(
-    session: Session, key: str, *, name: str | None = None, timezone: str | None = None
+    session: Session,
+    key: str,
+    *,
+    name: str | None = None,
+    timezone: str | None = None,
+    inbox_enabled: bool | None = None,
+    rate_limit: int | None = None,
 ) -> App:
+    """Change what is given; ``rate_limit=0`` removes the app's limit."""
     app = get_app(session, key)
     if name is not None:
         app.name = name
     if timezone is not None:
         app.timezone = validate_timezone(timezone)
+    if inbox_enabled is not None:
+        app.inbox_enabled = inbox_enabled
+    if rate_limit is not None:
+        if rate_limit < 0:
+            raise InvalidInput("the rate limit cannot be negative", field="rate_limit")
+        app.rate_limit_per_second = rate_limit or None
     return app

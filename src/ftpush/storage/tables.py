@@ -178,6 +178,30 @@ class RemoteServer(Base):
     __table_args__ = (UniqueConstraint("app_id", "name"),)
 
 
+class PushProviderConfig(Base):
+    """How an app's messages reach one platform: a provider kind and its settings.
+
+    ``platform`` is ``ios``, ``android`` or ``any`` (used when the platform has none
+    of its own). The settings are JSON encrypted with the data directory's secret
+    key, since they hold APNs private keys and FCM service-account keys.
+    """
+
+    __tablename__ = "push_providers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app_id: Mapped[int] = _app_fk()
+    platform: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    config_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("app_id", "platform"),
+        CheckConstraint("platform IN ('ios', 'android', 'any')", name="platform"),
+    )
+
+
 class PanelUser(Base):
     """A person who logs into the panel: an admin, or a member of one app."""
 
