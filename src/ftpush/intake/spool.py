@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ftpush.config import Settings
-from ftpush.errors import FileTooLarge, NotFound, PermissionDenied
+from ftpush.errors import FileTooLarge, NotFound, NotUtf8, PermissionDenied
 from ftpush.intake.access import Principal
 from ftpush.intake.dropbox import (
     SIDECAR_SUFFIX,
@@ -315,10 +315,12 @@ class Spool:
         spool = self.app_spool(app_key)
         meta_path, data_path = spool / f"{spool_id}.json", spool / f"{spool_id}.data"
         meta = SpoolMeta(**json.loads(meta_path.read_text(encoding="utf-8")))
-        size, digest = _hash_file(data_path)
-        rel = str(data_path.relative_to(self.settings.data_dir))
         kind = kind_of(meta.folder, meta.name)
+        size, digest, not_utf8 = _scan_file(data_path, check_utf8=kind is not None)
+        rel = str(data_path.relative_to(self.settings.data_dir))
         problem = self._whole_file_problem(meta, size, digest, kind)
+        if problem is None and not_utf8 is not None:
+            problem = (NotUtf8.code, not_utf8)
         new = NewImport(
             app_id=meta.app_id,
             name=meta.name,
@@ -435,13 +437,57 @@ _EMPTY_SHA = hashlib.sha256(b"").hexdigest()
 
 
 def _hash_file(path: Path) -> tuple[int, str]:
+    size, digest, _ = _scan_file(path, check_utf8=False)
+    return size, digest
+
+
+_FOREIGN_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _scan_file(path: Path, *, check_utf8: bool) -> tuple[int, str, str | None]:
+    """(size, SHA-256, why the content is not UTF-8 or None) in one read of the file.
+
+    The parsers stream, so bytes that are not UTF-8 at the end of a large file
+    would surface after rows were applied (docs/decisions/0104). Checking here,
+    in the read that hashes the file anyway, rejects such a file before any of
+    it is acted on; UTF-8 decoding runs at memory speed next to SHA-256.
+    """
     digest = hashlib.sha256()
-    size = 0
+    size = newlines = 0
+    carry = b""
+    problem: str | None = None
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
+            if check_utf8 and problem is None:
+                buf = carry + chunk if carry else chunk
+                try:
+                    buf.decode("utf-8")
+                    carry = b""
+                except UnicodeDecodeError as exc:
+                    if exc.end == len(buf) and exc.reason == "unexpected end of data":
+                        carry = buf[exc.start :]  # a character cut by the chunk boundary
+                    else:
+                        offset = size - len(carry) + exc.start
+                        line = newlines + buf.count(b"\n", 0, exc.start) + 1
+                        problem = _not_utf8(buf[exc.start], offset, line, buf)
+                newlines += chunk.count(b"\n")
             size += len(chunk)
-    return size, digest.hexdigest()
+    if check_utf8 and problem is None and carry:
+        problem = _not_utf8(carry[0], size - len(carry), newlines + 1, carry)
+    return size, digest.hexdigest(), problem
+
+
+def _not_utf8(byte: int, offset: int, line: int, buf: bytes) -> str:
+    if offset == 0 and buf.startswith(_FOREIGN_BOMS):
+        return (
+            "the file is not UTF-8: it starts with a UTF-16/UTF-32 byte order mark; "
+            "save it as UTF-8"
+        )
+    return (
+        f"the file is not UTF-8: byte 0x{byte:02x} at offset {offset} (line {line}) "
+        "cannot be decoded; save the file as UTF-8; nothing of it was applied"
+    )
 
 
 def _fsync_dir(path: Path) -> None:

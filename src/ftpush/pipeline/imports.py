@@ -276,6 +276,12 @@ class ImportProcessor:
             app = session.get(App, fresh.app_id)
             assert app is not None
             fresh.status = ImportStatus.FAILED
+            campaign = ledger.file_campaign(session, fresh.id)
+            if campaign is not None:
+                # Only if the file changed after intake checked it (its UTF-8 check
+                # runs before anything is applied): stop whatever was not sent yet.
+                cancelled = ledger.cancel_campaign(session, campaign.id)
+                log.error("import %s rejected late: %d messages cancelled", fresh.id, cancelled)
             fresh.error_code = exc.code
             where = f" (line {exc.line})" if exc.line else ""
             fresh.error_message = f"{exc.message}{where}"

@@ -119,6 +119,11 @@ def ensure_file_campaign(session: Session, import_row: ImportFile) -> Campaign:
     return campaign
 
 
+def file_campaign(session: Session, import_file_id: int) -> Campaign | None:
+    """The campaign of a push file, if it was created."""
+    return session.scalar(select(Campaign).where(Campaign.import_file_id == import_file_id))
+
+
 def create_campaign(session: Session, app_id: int, type_: CampaignType, name: str) -> Campaign:
     """A campaign not tied to a file (transactional or automated sends)."""
     campaign = Campaign(app_id=app_id, msg_id=new_msg_id(), type=type_, name=name)

@@ -108,7 +108,6 @@ def test_a_dry_run_writes_results_and_nothing_else(intake: Intake) -> None:
 @pytest.mark.parametrize(
     ("data", "code"),
     [
-        (b"u1;hi;\n\xff\xfe broken\n", "not_utf8"),
         (b"ExternalID;Text;Deeplink\n", "empty_file"),
         (b"\n\n", "empty_file"),
     ],
@@ -177,3 +176,80 @@ def test_profile_files_wait_for_their_importer(intake: Intake) -> None:
         row = s.get(ImportFile, import_id)
         assert row is not None
         assert row.status is ImportStatus.RECEIVED
+
+
+def _only_import(intake: Intake) -> ImportFile:
+    with intake.db.transaction() as s:
+        [row] = imports.list_imports(s, "alpha")
+        s.expunge(row)
+        return row
+
+
+@pytest.mark.parametrize(
+    ("data", "offset", "line"),
+    [
+        (b"u1;hi;\n\xff\xfe broken\n", 7, 2),
+        (b"\xff\xfeE\x00x\x00", 0, 1),  # UTF-16
+        # far past the first read, after a character cut by the 1 MiB read boundary
+        (b"u1;" + b"x" * (1024 * 1024 - 4) + "é;\n".encode() + b"u2;ok;\n" * 5000 + b"u3;\xc3(;\n",
+         1024 * 1024 - 1 + 2 + 2 + 5000 * 7 + 3, 5002),
+        (b"u1;hi;\nu2;truncated \xe2\x82", 20, 2),  # cut at the very end
+    ],
+)  # fmt: skip
+def test_a_file_that_is_not_utf8_is_rejected_before_anything_is_applied(
+    intake: Intake, data: bytes, offset: int, line: int
+) -> None:
+    seed_users(intake.db)
+    receive_any(intake, "/bad.csv", data)
+    row = _only_import(intake)
+    assert (row.status, row.error_code) == (ImportStatus.FAILED, "not_utf8")
+    assert row.error_message is not None
+    if offset:
+        assert f"at offset {offset} (line {line})" in row.error_message
+    else:
+        assert "byte order mark" in row.error_message
+    assert intake.received == []  # never handed to the pipeline
+    box = intake.dropbox("alpha")
+    result = json.loads((box / "results" / "bad.csv.result.json").read_text())
+    assert (result["status"], result["error_code"]) == ("failed", "not_utf8")
+    assert (box / "failed" / "bad.csv").read_bytes() == data
+    assert count(intake.db, Campaign) == 0
+
+
+def test_a_multibyte_character_across_the_read_boundary_is_fine(intake: Intake) -> None:
+    data = b"u1;" + b"x" * (1024 * 1024 - 4) + "é€;\n".encode() + b"u2;ok;\n"
+    import_id = receive(intake, "/fine.csv", data)
+    assert _only_import(intake).status is ImportStatus.RECEIVED
+    assert import_id == _only_import(intake).id
+
+
+def test_bad_bytes_met_late_cancel_what_was_not_sent(intake: Intake) -> None:
+    """Defence in depth: the spooled file changed after intake checked it."""
+    seed_users(intake.db)
+    lines = b"".join(f"u{1 + i % 3};Hi {i};\n".encode() for i in range(3))
+    import_id = receive(intake, "/late.csv", lines)
+    with intake.db.transaction() as s:
+        row = s.get(ImportFile, import_id)
+        assert row is not None
+        spooled = intake.settings.data_dir / (row.spool_path or "")
+    spooled.write_bytes(lines + b"x" * (2 << 20) + b"\n" + b"u1;\xff;\n")
+    processor = ImportProcessor(intake.settings, intake.db, batch_size=2)
+    assert processor.process(import_id) is ImportStatus.FAILED
+    with intake.db.transaction() as s:
+        campaign = s.scalar(select(Campaign))
+        assert campaign is not None
+        assert str(campaign.status) == "cancelled"
+        statuses = set(s.scalars(select(Message.status)))
+    assert statuses == {"cancelled"}
+
+
+def receive_any(intake: Intake, path: str, data: bytes) -> None:
+    """Upload without expecting the file to reach the pipeline."""
+    account = intake.accounts["alice"]
+    principal = intake.gate.authenticate_password("alice", account.password, "127.0.0.1", "sftp")
+    session = intake.spool.session(principal)
+    vpath, fd = session.open_write(path)
+    os.write(fd, data)
+    os.close(fd)
+    session.close_write(vpath, complete=True)
+    intake.spool.wait_idle()
