@@ -19,8 +19,10 @@ from ftpush.cli import (
     admin,
     apps,
     attributes,
+    campaigns,
     config_cmd,
     db,
+    imports,
     pull,
     serve,
     users,
@@ -60,8 +62,21 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, deb
 
 
 def _register() -> None:
-    for module in (accounts, admin, apps, attributes, config_cmd, db, pull, serve, worker):
+    for module in (
+        accounts,
+        admin,
+        apps,
+        attributes,
+        campaigns,
+        config_cmd,
+        db,
+        imports,
+        pull,
+        serve,
+        worker,
+    ):
         cli.add_command(module.command)
+    cli.add_command(imports.import_file)
     cli.add_command(users.device_command)
     cli.add_command(users.user_command)
     try:

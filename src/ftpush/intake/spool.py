@@ -42,9 +42,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ftpush.config import Settings
-from ftpush.errors import FileTooLarge, NotFound, NotUtf8, PermissionDenied
+from ftpush.errors import FileTooLarge, InvalidInput, NotFound, NotUtf8, PermissionDenied
 from ftpush.intake.access import Principal
 from ftpush.intake.dropbox import (
     SIDECAR_SUFFIX,
@@ -209,6 +210,53 @@ class Spool:
             return None
         return self.take(Origin.of(principal), vpath.folder, vpath.real, vpath.name)
 
+    def receive(
+        self,
+        origin: Origin,
+        folder: str,
+        name: str,
+        source: BinaryIO,
+        *,
+        expected_sha256: str | None = None,
+    ) -> int:
+        """Take a file handed over whole (``ftpush import``, the API) and record it now.
+
+        The content is copied into the spool and recorded in this thread; the
+        import id is returned whatever the outcome (received, duplicate, failed).
+        ``folder`` is an upload folder of SPEC §2 (any case), ``name`` a plain name.
+        """
+        canonical = {f.lower(): f for f in UPLOAD_FOLDERS}.get(folder.strip("/").lower())
+        if canonical is None:
+            raise InvalidInput(
+                f"{folder!r} is not an upload folder: use one of "
+                + ", ".join(repr(f or "/") for f in UPLOAD_FOLDERS),
+                field="folder",
+            )
+        if not name or name != Path(name).name or name in (".", "..") or "\\" in name:
+            raise InvalidInput(f"{name!r} is not a plain file name", field="name")
+        if is_temporary(name) or is_sidecar(name):
+            raise InvalidInput(f"{name!r} is a temporary or sidecar name", field="name")
+        limit = self.settings.intake.max_file_bytes
+        part = self.app_spool(origin.app_key) / f"in-{uuid.uuid4().hex}.part"
+        try:
+            with part.open("xb") as out:
+                copied = 0
+                while chunk := source.read(_CHUNK):
+                    copied += len(chunk)
+                    if copied > limit:
+                        raise FileTooLarge(f"{name} is larger than the limit of {limit} bytes")
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            spool_id = self.take(
+                origin, canonical, part, name, expected_sha256=expected_sha256, background=False
+            )
+        finally:
+            part.unlink(missing_ok=True)
+        import_id = self.finalize(spool_id, origin.app_key)
+        assert import_id is not None
+        return import_id
+
     def take(
         self,
         origin: Origin,
@@ -217,6 +265,7 @@ class Spool:
         name: str,
         *,
         expected_sha256: str | None = None,
+        background: bool = True,
     ) -> str:
         """Move a complete file into the spool (fast, before the client is answered).
 
@@ -252,7 +301,8 @@ class Spool:
             sidecar.unlink(missing_ok=True)
         _fsync_dir(spool)
         log.info("took %s/%s for app %s as %s", folder, name, meta.app_key, meta.spool_id)
-        self._submit(meta.spool_id, origin.app_key)
+        if background:
+            self._submit(meta.spool_id, origin.app_key)
         return meta.spool_id
 
     def abandoned(self, principal: Principal | Origin, vpath: VPath, reason: str) -> None:

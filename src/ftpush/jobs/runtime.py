@@ -50,6 +50,8 @@ class JobRuntime:
         self.db = db
         self._providers = providers or self._stored_providers
         self._local = threading.local()
+        self._states: list[tuple[asyncio.Runner, Dispatcher]] = []
+        self._states_lock = threading.Lock()
         self.queue: HueyQueue = make_queue(
             settings,
             Handlers(process_import=self.process_import, dispatch=self.dispatch),
@@ -82,7 +84,24 @@ class JobRuntime:
             )
             state = (runner, dispatcher)
             self._local.state = state
+            with self._states_lock:
+                self._states.append(state)
         return state
+
+    def close(self) -> None:
+        """Close every thread's providers and event loop (after the workers stopped)."""
+        with self._states_lock:
+            states, self._states = self._states, []
+        for runner, dispatcher in states:
+            closer = getattr(dispatcher.providers, "aclose", None)
+            try:
+                if closer is not None:
+                    runner.run(closer())
+            except Exception:
+                log.exception("closing push providers failed")
+            finally:
+                runner.close()
+        self._local = threading.local()
 
     def dispatch(self, campaign_id: int) -> None:
         runner, dispatcher = self._thread_state()
@@ -169,3 +188,4 @@ class WorkerService:
         if workers is not None:
             await asyncio.to_thread(workers.stop)
             self._workers = None
+            await asyncio.to_thread(self._runtime.close)

@@ -67,6 +67,14 @@ def read_chunks(path: Path) -> Iterator[bytes]:
             yield chunk
 
 
+def _reporting(chunks: Iterator[bytes], report: Callable[[int], None]) -> Iterator[bytes]:
+    done = 0
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        report(done)
+
+
 @dataclass
 class _Run:
     """Counters and error sink of one processing run."""
@@ -91,8 +99,10 @@ class ImportProcessor:
         batch_size: int = 2000,
         lease_seconds: float = 300.0,
         owner: str | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> None:
         self.settings = settings
+        self.on_progress = on_progress  # bytes of the file read so far (progress bars)
         self.db = db
         self.on_campaign_ready = on_campaign_ready
         self.batch_size = batch_size
@@ -141,7 +151,10 @@ class ImportProcessor:
             writer = csv.writer(sink, delimiter=";", lineterminator="\n")
             writer.writerow(["line", "external_id", "code", "message"])
             write_row = writer.writerow
-            for batch in parse_push_batches(read_chunks(data_path)):
+            chunks = read_chunks(data_path)
+            if self.on_progress is not None:
+                chunks = _reporting(chunks, self.on_progress)
+            for batch in parse_push_batches(chunks):
                 for item in batch:
                     if isinstance(item, PushRow):
                         run.accepted += 1

@@ -40,6 +40,13 @@ def get_app(session: Session, key: str) -> App:
     return app
 
 
+def get_app_by_id(session: Session, app_id: int) -> App:
+    app = session.get(App, app_id)
+    if app is None:
+        raise NotFound(f"app {app_id} does not exist")
+    return app
+
+
 def list_apps(session: Session) -> Sequence[App]:
     return session.scalars(select(App).order_by(App.key)).all()
 

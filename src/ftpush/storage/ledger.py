@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ftpush.errors import NotFound
 from ftpush.models import (
     CampaignStatus,
     CampaignType,
@@ -426,6 +427,49 @@ def message_status_counts(session: Session, campaign_id: int) -> dict[str, int]:
         .group_by(Message.status)
     )
     return {str(status): int(n) for status, n in rows}
+
+
+def get_campaign(session: Session, msg_id: str, app_id: int | None = None) -> Campaign:
+    """A campaign by its public id; with ``app_id`` it must belong to that app (tenancy)."""
+    campaign = session.scalar(select(Campaign).where(Campaign.msg_id == msg_id))
+    if campaign is None or (app_id is not None and campaign.app_id != app_id):
+        raise NotFound(f"campaign {msg_id} does not exist")
+    return campaign
+
+
+def list_campaigns(
+    session: Session, app_id: int, *, limit: int = 50, before_id: int | None = None
+) -> Sequence[Campaign]:
+    """Newest first; ``before_id`` is the cursor of the next page."""
+    query = select(Campaign).where(Campaign.app_id == app_id)
+    if before_id is not None:
+        query = query.where(Campaign.id < before_id)
+    return session.scalars(query.order_by(Campaign.id.desc()).limit(limit)).all()
+
+
+def campaign_figures(session: Session, campaign_id: int) -> dict[str, int]:
+    """Lines, messages by status, clicks and inbox entries of one campaign."""
+    lines = line_outcomes(session, campaign_id)
+    by_status = message_status_counts(session, campaign_id)
+    clicked = session.scalar(
+        select(func.count())
+        .select_from(Message)
+        .where(Message.campaign_id == campaign_id, Message.clicked_at.is_not(None))
+    )
+    inbox = session.scalar(
+        select(func.count()).select_from(InboxEntry).where(InboxEntry.campaign_id == campaign_id)
+    )
+    figures = {
+        "lines": lines.get("lines", 0),
+        "unknown_user": lines.get("unknown_user", 0),
+        "no_device": lines.get("no_device", 0),
+        "messages": sum(by_status.values()),
+    }
+    for status in MessageStatus:
+        figures[str(status)] = by_status.get(str(status), 0)
+    figures["clicked"] = int(clicked or 0)
+    figures["inbox_entries"] = int(inbox or 0)
+    return figures
 
 
 def campaigns_with_due_messages(session: Session, now: dt.datetime | None = None) -> list[int]:
