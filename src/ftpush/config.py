@@ -159,6 +159,16 @@ class QueueSettings(Section):
         "selects Redis.",
     )
     workers: int = Field(default=2, ge=1, description="Worker threads per `serve`/`worker`.")
+    sweep_seconds: float = Field(
+        default=15.0,
+        ge=0.5,
+        description="How often the sweeper re-enqueues work a lost task left in the ledger.",
+    )
+    import_lease_seconds: int = Field(
+        default=300,
+        ge=5,
+        description="How long a file being processed belongs to its worker between checkpoints.",
+    )
 
 
 class PushSettings(Section):

@@ -129,7 +129,7 @@ def command(
         services += [
             Poller(settings, db, spool, box),
             WorkerService(runtime, settings.queue.workers),
-            Sweeper(db, runtime.queue),
+            Sweeper(db, runtime.queue, interval=settings.queue.sweep_seconds),
             Housekeeping(settings),
         ]
         banner = [

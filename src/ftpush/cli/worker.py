@@ -37,6 +37,6 @@ def command(obj: CliContext, threads: int | None, drain: bool) -> None:
         return
     services: list[Service] = [
         WorkerService(runtime, threads or settings.queue.workers),
-        Sweeper(obj.db, runtime.queue),
+        Sweeper(obj.db, runtime.queue, interval=settings.queue.sweep_seconds),
     ]
     asyncio.run(supervise(services, [f"ftpush {__version__} worker"]))

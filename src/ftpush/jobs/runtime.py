@@ -64,6 +64,7 @@ class JobRuntime:
             self.db,
             on_campaign_ready=self.queue.enqueue_dispatch,
             batch_size=self.settings.push.batch_size * 4,
+            lease_seconds=self.settings.queue.import_lease_seconds,
         )
         processor.process(import_id)
 

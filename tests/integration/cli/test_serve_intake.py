@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -120,3 +121,55 @@ def test_sftp_and_ftps_uploads_reach_a_running_serve(served: Served, tmp_path: P
     box = served.cli.data_dir / "dropbox" / "demo"
     assert not (box / "push.csv").exists()
     assert not (box / "Profile" / "users.txt").exists()
+
+
+def test_a_push_file_uploaded_with_sftp_reaches_every_device_and_the_inbox(
+    served: Served, tmp_path: Path
+) -> None:
+    """SPEC §2-§3 end to end: sftp put → ledger → log provider → inbox, results, file gone."""
+    cli = served.cli
+    for ext, tokens in {"12345": ["ab" * 32, "fcm:one"], "777": ["cd" * 32]}.items():
+        for token in tokens:
+            cli("device", "add", "--app", "demo", "--external-id", ext, "--token", token)
+    upload = tmp_path / "news.csv"
+    upload.write_bytes(
+        b"ExternalID;Text;Deeplink\n"
+        b"12345;Hello\\nWorld; again;https://example.com/a\n"
+        b"777;Second user;\n"
+        b"ghost;Nobody;\n"
+        b";No ExternalID;\n"
+    )
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {upload} /news.csv\n")
+    subprocess.run(
+        ["sftp", "-b", str(batch), "-P", str(served.port("sftp")), "-i", str(served.key),
+         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "BatchMode=yes", "acme@127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    box = cli.data_dir / "dropbox" / "demo"
+    result_file = box / "results" / "news.csv.result.json"
+    deadline = time.monotonic() + 60
+    campaign: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        if result_file.exists():
+            campaigns = cli("campaign", "list", "--app", "demo", "--json").json()
+            if campaigns and campaigns[0]["status"] == "done":
+                campaign = campaigns[0]
+                break
+        time.sleep(0.2)
+    assert campaign, "the campaign did not finish within 60 s"
+    assert not (box / "news.csv").exists()
+    result = json.loads(result_file.read_text())
+    assert result["status"] == "partial"
+    assert (result["counts"]["accepted"], result["counts"]["rejected"]) == (3, 1)
+    assert result["campaign_id"] == campaign["msg_id"]
+    assert "line" in (box / "results" / "news.csv.errors.csv").read_text()
+    figures = campaign["figures"]
+    assert isinstance(figures, dict)
+    assert (figures["sent"], figures["messages"], figures["unknown_user"]) == (3, 3, 1)
+    inbox = cli("user", "show", "--app", "demo", "12345", "--json").json()["inbox"]
+    assert [e["text"] for e in inbox] == ["Hello\nWorld; again"]
+    assert inbox[0]["deeplink"] == "https://example.com/a"
+    devices = cli("user", "show", "--app", "demo", "777", "--json").json()["devices"]
+    assert len(devices) == 1
