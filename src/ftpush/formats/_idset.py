@@ -20,6 +20,8 @@ from __future__ import annotations
 from array import array
 from typing import Protocol
 
+from ftpush.formats import _accel
+
 
 class SeenIds(Protocol):
     """Anything that can tell whether ExternalIDs were already accepted."""
@@ -61,9 +63,16 @@ class FingerprintSet:
         """See :meth:`SeenIds.add_many`; one tight loop per batch keeps it cheap."""
         while self._count + len(keys) > self._limit:
             self._grow()
+        accel = _accel.speedups
+        if accel is not None:
+            seen_before = accel.fingerprint_add(
+                self._table, self._mask, keys if type(keys) is list else list(keys)
+            )
+            self._count += len(keys) - len(seen_before)
+            return seen_before
         table = self._table
         mask = self._mask
-        seen_before: list[int] = []
+        seen_before = []
         # hash() is 0 only for "" (and, for other strings, with odds of 2**-64): a
         # fingerprint of 0 would read as an empty slot, so "" is never reported seen.
         for index, fingerprint in enumerate(map(hash, keys)):

@@ -30,6 +30,7 @@ from operator import itemgetter
 from typing import cast
 
 from ftpush.errors import EmptyFile
+from ftpush.formats import _accel
 from ftpush.formats._idset import FingerprintSet, SeenIds
 from ftpush.formats._lines import DEFAULT_MAX_LINE_BYTES, LineFault, iter_blocks
 from ftpush.formats.base import MAX_EXTERNAL_ID_CHARS, LineError, PushRow
@@ -106,6 +107,7 @@ def parse_push_batches(
     Batches suit callers that store rows in batches, and are what makes
     :func:`parse_push` fast: no Python frame is resumed per line.
     """
+    accel = _accel.speedups
     dedupe: SeenIds | None = None
     if check_duplicates:
         dedupe = seen if seen is not None else FingerprintSet(expected_lines)
@@ -131,17 +133,15 @@ def parse_push_batches(
         for start in range(0, len(lines), _SLICE):
             part = lines[start : start + _SLICE]
             first = block.first_line + start
-            fast = _plain_rows(part, first, short, quotes or escapes)
-            if fast is not None:
-                out, clean = cast("list[PushRow | LineError]", fast), True
+            if accel is not None:
+                out, rows = _accelerated(accel, part, first, fits, max_payload_bytes)
             else:
-                out, clean = _parse_lines(part, first, quotes, escapes, fits, max_payload_bytes)
+                out, rows, prefixes = _pure_python(
+                    part, first, (quotes, escapes), (short, fits, max_payload_bytes), prefixes
+                )
             if not out:
                 continue
             has_data = True
-            rows: list[PushRow] = out if clean else [r for r in out if type(r) is PushRow]  # type: ignore[assignment]
-            if rows and not known_good(list(filter(None, map(_DEEPLINK, rows))), prefixes):
-                rows, prefixes = _recheck_links(out, rows, prefixes, max_payload_bytes)
             if dedupe is not None and rows:
                 repeated = dedupe.add_many(list(map(_EXTERNAL_ID, rows)))
                 if repeated:
@@ -165,6 +165,63 @@ def _drop_header(lines: list[str]) -> tuple[bool, bool, list[str]]:
             lines[index] = ""
             return False, True, lines
     return True, False, lines
+
+
+def _pure_python(
+    lines: list[str],
+    first: int,
+    odd: tuple[bool, bool],
+    limits: tuple[int, int, int],
+    prefixes: tuple[str, ...],
+) -> tuple[list[PushRow | LineError], list[PushRow], tuple[str, ...]]:
+    """Items of a slice, its accepted rows and the deeplink heads now known, in Python.
+
+    ``odd``: whether the block holds quotes, backslashes; ``limits``: the line
+    length that always fits, what fits in the payload, the payload limit.
+    """
+    quotes, escapes = odd
+    short, fits, max_payload_bytes = limits
+    fast = _plain_rows(lines, first, short, quotes or escapes)
+    if fast is not None:
+        out, clean = cast("list[PushRow | LineError]", fast), True
+    else:
+        out, clean = _parse_lines(lines, first, quotes, escapes, fits, max_payload_bytes)
+    rows: list[PushRow] = out if clean else [r for r in out if type(r) is PushRow]  # type: ignore[assignment]
+    if rows and not known_good(list(filter(None, map(_DEEPLINK, rows))), prefixes):
+        rows, prefixes = _recheck_links(out, rows, prefixes, max_payload_bytes)
+    return out, rows, prefixes
+
+
+def _accelerated(
+    accel: _accel.Speedups, lines: list[str], first: int, fits: int, max_payload_bytes: int
+) -> tuple[list[PushRow | LineError], list[PushRow]]:
+    """Items of a slice and its accepted rows, with the C accelerator (decision 0105).
+
+    The accelerator builds the rows of the lines it can accept (deeplinks and
+    payload checked) and gives every other line back by number; those are
+    decided here by the reference path, so errors are always made in Python.
+    """
+    out, pending = accel.push_lines(lines, first, max_payload_bytes, PushRow)
+    if not pending:
+        return out, out
+    for index, item in enumerate(out):
+        if type(item) is int:
+            out[index] = _reference_line(lines[item - first], item, fits, max_payload_bytes)
+    out = [item for item in out if item is not None]
+    return out, [item for item in out if type(item) is PushRow]
+
+
+def _reference_line(
+    line: str, number: int, fits: int, max_payload_bytes: int
+) -> PushRow | LineError | None:
+    """One line through the pure-Python path: :func:`_parse_lines`, then its deeplink."""
+    items, _ = _parse_lines([line], number, True, True, fits, max_payload_bytes)
+    if not items:
+        return None
+    item = items[0]
+    if type(item) is PushRow and item.deeplink:
+        _recheck_links(items, [item], (), max_payload_bytes)  # replaces items[0] if need be
+    return items[0]
 
 
 def _plain_rows(lines: list[str], first: int, short: int, odd: bool) -> list[PushRow] | None:
