@@ -178,6 +178,14 @@ class PushSettings(Section):
     lease_seconds: int = Field(
         default=120, ge=5, description="How long a claimed batch belongs to its worker."
     )
+    commit_every: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "Outcomes committed together while a batch is being sent; smaller shrinks what a "
+            "crashed worker sends twice, larger costs fewer transactions."
+        ),
+    )
     max_attempts: int = Field(
         default=8, ge=1, description="Attempts before a throttled message is failed."
     )

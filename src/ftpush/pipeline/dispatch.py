@@ -114,10 +114,10 @@ class Dispatcher:
                 break
             summary.claimed += len(batch)
             summary.batches += 1
-            records, dead = await self._send(app_id, batch, summary)
-            summary.fenced_out += len(records) - await asyncio.to_thread(
-                self._record, records, dead
-            )
+            committer = _Committer(self._record, self.settings.push.commit_every)
+            await self._send(app_id, batch, summary, committer)
+            total, written = await committer.finish()
+            summary.fenced_out += total - written
             close_stale = getattr(self.providers, "close_stale", None)
             if close_stale is not None:  # providers replaced by changed settings
                 await close_stale()
@@ -177,15 +177,26 @@ class Dispatcher:
     # --- sending -------------------------------------------------------------------
 
     async def _send(
-        self, app_id: int, batch: Sequence[Claimed], summary: DispatchSummary
-    ) -> tuple[list[OutcomeRecord], list[int]]:
-        records: list[OutcomeRecord] = []
-        dead: list[int] = []
+        self,
+        app_id: int,
+        batch: Sequence[Claimed],
+        summary: DispatchSummary,
+        committer: _Committer,
+    ) -> None:
+        """Send the batch; each outcome goes to ``committer`` as soon as it is known."""
+
+        def settle(claimed: Claimed, provider: str, outcome: Outcome) -> None:
+            record = self._record_of(claimed, provider, outcome)
+            counter = _COUNTERS[record.status]
+            setattr(summary, counter, getattr(summary, counter) + 1)
+            dead = record.status is MessageStatus.INVALID_TOKEN
+            committer.add(record, claimed.device_id if dead else None)
+
         groups: dict[str, tuple[Provider, list[tuple[Claimed, PushMessage]]]] = {}
         for claimed in batch:
             if claimed.token_state is not TokenState.ACTIVE:
                 # The device died after the message was written: never send to it.
-                records.append(self._record_of(claimed, "none", _dead_outcome(claimed)))
+                settle(claimed, "none", _dead_outcome(claimed))
                 continue
             provider = self.providers(app_id, claimed.platform)
             if provider is None:
@@ -194,31 +205,27 @@ class Dispatcher:
                     OutcomeKind.FAILED,
                     reason=f"no push provider configured for {claimed.platform}",
                 )
-                records.append(self._record_of(claimed, "none", outcome))
+                settle(claimed, "none", outcome)
                 continue
             group = groups.setdefault(provider.name + str(id(provider)), (provider, []))
             group[1].append((claimed, to_message(claimed)))
-        results = await asyncio.gather(
-            *(provider.send([m for _, m in items]) for provider, items in groups.values())
-        )
-        for (provider, items), outcomes in zip(groups.values(), results, strict=True):
+
+        async def send_group(provider: Provider, items: list[tuple[Claimed, PushMessage]]) -> None:
+            settled = [False] * len(items)
+
+            def on_outcome(index: int, outcome: Outcome) -> None:
+                if not settled[index]:
+                    settled[index] = True
+                    settle(items[index][0], provider.name, outcome)
+
+            outcomes = await provider.send([m for _, m in items], on_outcome=on_outcome)
+            for index, outcome in enumerate(outcomes):  # a provider that did not report one
+                on_outcome(index, outcome)
             summary.by_provider[provider.name] = summary.by_provider.get(provider.name, 0) + len(
                 items
             )
-            for (claimed, _), outcome in zip(items, outcomes, strict=True):
-                record = self._record_of(claimed, provider.name, outcome)
-                records.append(record)
-                if record.status is MessageStatus.INVALID_TOKEN:
-                    dead.append(claimed.device_id)
-        for record in records:
-            counter = {
-                MessageStatus.SENT: "sent",
-                MessageStatus.INVALID_TOKEN: "invalid_token",
-                MessageStatus.PENDING: "retry",
-                MessageStatus.FAILED: "failed",
-            }[record.status]
-            setattr(summary, counter, getattr(summary, counter) + 1)
-        return records, dead
+
+        await asyncio.gather(*(send_group(p, items) for p, items in groups.values()))
 
     def _record_of(self, claimed: Claimed, provider: str, outcome: Outcome) -> OutcomeRecord:
         status = {
@@ -246,6 +253,62 @@ class Dispatcher:
             error_reason=reason,
             next_attempt_at=next_at,
         )
+
+
+_COUNTERS = {
+    MessageStatus.SENT: "sent",
+    MessageStatus.INVALID_TOKEN: "invalid_token",
+    MessageStatus.PENDING: "retry",
+    MessageStatus.FAILED: "failed",
+}
+
+
+class _Committer:
+    """Commits outcomes in small batches while the rest of a batch is still in flight.
+
+    A worker killed mid-batch then loses only the outcomes since its last commit
+    (at most ``every``) plus the requests in flight: those messages are claimed
+    again after the lease and sent a second time — the documented duplicate window.
+    Commits run one after another, in a thread, overlapping the sending.
+    """
+
+    def __init__(self, record: Callable[[list[OutcomeRecord], list[int]], int], every: int) -> None:
+        self._record = record
+        self._every = every
+        self._records: list[OutcomeRecord] = []
+        self._dead: list[int] = []
+        self._last: asyncio.Task[int] | None = None
+        self._tasks: list[asyncio.Task[int]] = []
+        self.total = 0
+
+    def add(self, record: OutcomeRecord, dead_device: int | None) -> None:
+        self._records.append(record)
+        self.total += 1
+        if dead_device is not None:
+            self._dead.append(dead_device)
+        if len(self._records) >= self._every:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._records:
+            return
+        records, dead = self._records, self._dead
+        self._records, self._dead = [], []
+        self._last = asyncio.ensure_future(self._commit(self._last, records, dead))
+        self._tasks.append(self._last)
+
+    async def _commit(
+        self, previous: asyncio.Task[int] | None, records: list[OutcomeRecord], dead: list[int]
+    ) -> int:
+        if previous is not None:
+            await asyncio.wait([previous])  # one commit at a time, in order
+        return await asyncio.to_thread(self._record, records, dead)
+
+    async def finish(self) -> tuple[int, int]:
+        """Commit the rest; (outcomes, how many were still ours to write)."""
+        self._flush()
+        written = sum(await asyncio.gather(*self._tasks))
+        return self.total, written
 
 
 def _dead_outcome(claimed: Claimed) -> Outcome:

@@ -211,13 +211,15 @@ async def fan_out(
     work: Callable[[T], Awaitable[R]],
     concurrency: int,
     fallback: Callable[[T, Exception], R],
+    on_result: Callable[[int, R], None] | None = None,
 ) -> list[R]:
     """``[await work(item) for item in items]`` with at most ``concurrency`` at once.
 
     A fixed set of workers pulls from one iterator — far cheaper than a task per
     message for batches of thousands. An exception from ``work`` (a bug: providers
     turn every expected failure into an outcome) becomes ``fallback(item, exc)``,
-    so one bad message never cancels the rest of the batch.
+    so one bad message never cancels the rest of the batch. ``on_result(index,
+    result)`` is called as each result is known.
 
     >>> async def double(x): return 2 * x
     >>> asyncio.run(fan_out([1, 2, 3], double, 2, lambda x, e: -1))
@@ -229,10 +231,13 @@ async def fan_out(
     async def worker() -> None:
         for index, item in pending:
             try:
-                results[index] = await work(item)
+                result = await work(item)
             except Exception as exc:  # see the docstring
                 log.exception("push provider failed on one message")
-                results[index] = fallback(item, exc)
+                result = fallback(item, exc)
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
 
     count = min(len(items), max(1, concurrency))
     if count == 1:

@@ -40,6 +40,7 @@ from ftpush.push import _checks
 from ftpush.push._h2core import H2Error, H2Response, RequestTimeout
 from ftpush.push._pool import H2Pool, fan_out, tls_context, unique
 from ftpush.push.base import (
+    OnOutcome,
     Outcome,
     OutcomeKind,
     PushMessage,
@@ -187,10 +188,14 @@ class ApnsProvider:
             (b"apns-priority", str(config.priority).encode("ascii")),
         ]
 
-    async def send(self, messages: Sequence[PushMessage]) -> list[Outcome]:
+    async def send(
+        self, messages: Sequence[PushMessage], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
         """One outcome per message, in order; connection trouble becomes RETRY."""
         self._pool.bind()
-        return await fan_out(messages, self._send_one, self.config.max_in_flight, unexpected)
+        return await fan_out(
+            messages, self._send_one, self.config.max_in_flight, unexpected, on_outcome
+        )
 
     async def aclose(self) -> None:
         await self._pool.aclose()

@@ -33,7 +33,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
@@ -93,16 +93,25 @@ class Outcome:
     retry_after: float | None = None
 
 
+OnOutcome = Callable[[int, "Outcome"], None]
+"""Told ``(index in the batch, outcome)`` as soon as one message's outcome is known."""
+
+
 class Provider(Protocol):
     """A push service. Build one per app and reuse it: it keeps connections open.
 
     ``send`` returns one :class:`Outcome` per message, in order; it raises only
-    for cancellation. ``aclose`` releases connections and threads.
+    for cancellation. ``on_outcome(index, outcome)``, when given, is called as
+    each outcome is known (the dispatcher commits them in small batches while
+    the rest of the batch is still in flight). ``aclose`` releases connections
+    and threads.
     """
 
     name: str
 
-    async def send(self, messages: Sequence[PushMessage]) -> list[Outcome]: ...
+    async def send(
+        self, messages: Sequence[PushMessage], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]: ...
 
     async def aclose(self) -> None: ...
 

@@ -22,7 +22,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 
-from ftpush.push.base import Outcome, OutcomeKind, PushMessage
+from ftpush.push.base import OnOutcome, Outcome, OutcomeKind, PushMessage
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +40,22 @@ class LogProvider:
         self._record = record
         self.closed = False
 
-    async def send(self, messages: Sequence[PushMessage]) -> list[Outcome]:
+    async def send(
+        self, messages: Sequence[PushMessage], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
         """Every message SENT, in order; logged at DEBUG one line per message."""
         self.batches += 1
         self.sent += len(messages)
         if self._record:
             self.messages.extend(messages)
         outcomes = []
-        for message in messages:
+        for index, message in enumerate(messages):
             self.by_platform[message.platform.value] += 1
             log.debug("push %s to %s: %r", message.key, message.platform.value, message.text)
-            outcomes.append(
-                Outcome(message.message_id, OutcomeKind.SENT, f"log-{message.message_id}")
-            )
+            outcome = Outcome(message.message_id, OutcomeKind.SENT, f"log-{message.message_id}")
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(index, outcome)
         return outcomes
 
     async def aclose(self) -> None:

@@ -33,6 +33,7 @@ from ftpush.errors import InvalidInput
 from ftpush.push import _checks
 from ftpush.push._pool import CONNECT_BACKOFF, fan_out, tls_context
 from ftpush.push.base import (
+    OnOutcome,
     Outcome,
     OutcomeKind,
     PushMessage,
@@ -116,14 +117,16 @@ class WebhookProvider:
             self._loop, self._down_until = loop, 0.0
         return self._client
 
-    async def send(self, messages: Sequence[PushMessage]) -> list[Outcome]:
+    async def send(
+        self, messages: Sequence[PushMessage], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
         """One outcome per message, in order; never raises for a message."""
         client = self._bind()
 
         async def one(message: PushMessage) -> Outcome:
             return await self._send_one(client, message)
 
-        return await fan_out(messages, one, self.config.concurrency, unexpected)
+        return await fan_out(messages, one, self.config.concurrency, unexpected, on_outcome)
 
     async def aclose(self) -> None:
         """Close the connections; the provider may be used again (it reconnects)."""

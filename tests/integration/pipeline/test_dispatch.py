@@ -11,10 +11,11 @@ from sqlalchemy import select
 from ftpush.models import CampaignStatus, MessageStatus, Platform, TokenState
 from ftpush.pipeline.dispatch import Dispatcher, backoff
 from ftpush.pipeline.imports import ImportProcessor
-from ftpush.push.base import Outcome, OutcomeKind, Provider, PushMessage
+from ftpush.push.base import OnOutcome, Outcome, OutcomeKind, Provider, PushMessage
 from ftpush.push.log import LogProvider
 from ftpush.storage import ledger
-from ftpush.storage.tables import Campaign, Device
+from ftpush.storage.apps import get_app
+from ftpush.storage.tables import Campaign, Device, User
 from tests.integration.intake.conftest import Intake
 from tests.integration.pipeline.test_push_import import FILE, receive, seed_users
 
@@ -38,7 +39,9 @@ class Scripted:
         self.script = script
         self.seen: list[PushMessage] = []
 
-    async def send(self, messages: Sequence[PushMessage]) -> list[Outcome]:
+    async def send(
+        self, messages: Sequence[PushMessage], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:  # reports nothing as it goes: the dispatcher copes
         out = []
         for m in messages:
             self.seen.append(m)
@@ -137,3 +140,76 @@ def test_backoff() -> None:
     assert backoff(1, 42.0) == 42.0
     assert backoff(1, 10_000.0) == 600.0
     assert MessageStatus.PENDING.value == "pending"
+
+
+class Stalling:
+    """Reports its first outcomes, then hangs until released: a worker about to die."""
+
+    name = "stalling"
+
+    def __init__(self, answered: int) -> None:
+        self.answered = answered
+        self.release = asyncio.Event()
+        self.stalled = asyncio.Event()
+
+    async def send(
+        self, messages: Sequence[PushMessage], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
+        outcomes = [Outcome(m.message_id, OutcomeKind.SENT) for m in messages]
+        for index, outcome in enumerate(outcomes[: self.answered]):
+            assert on_outcome is not None
+            on_outcome(index, outcome)
+        self.stalled.set()
+        await self.release.wait()
+        return outcomes
+
+    async def aclose(self) -> None:
+        return None
+
+
+def test_outcomes_are_committed_while_the_batch_is_still_in_flight(intake: Intake) -> None:
+    settings = intake.settings.model_copy(
+        update={"push": intake.settings.push.model_copy(update={"commit_every": 2})}
+    )
+    data = b"".join(f"x{i};hi;\n".encode() for i in range(5))
+    seed_more(intake, 5)
+    import_id = receive(intake, "/five.csv", data)
+    ImportProcessor(intake.settings, intake.db).process(import_id)
+    with intake.db.transaction() as s:
+        campaign_id = s.scalar(select(Campaign.id))
+    assert campaign_id is not None
+    provider = Stalling(answered=4)
+
+    async def run() -> tuple[dict[str, int], int]:
+        dispatcher = Dispatcher(settings, intake.db, lambda app_id, platform: provider)
+        task = asyncio.create_task(dispatcher.run_campaign(campaign_id))
+        await provider.stalled.wait()
+        for _ in range(100):  # the commits run in a thread
+            await asyncio.sleep(0.02)
+            counts = await asyncio.to_thread(_counts, intake, campaign_id)
+            if counts.get("sent") == 4:
+                break
+        provider.release.set()
+        summary = await task
+        return counts, summary.sent
+
+    during, sent = asyncio.run(run())
+    assert during == {"sent": 4, "leased": 1}  # committed before the batch ended
+    assert sent == 5
+    assert _counts(intake, campaign_id) == {"sent": 5}
+
+
+def _counts(intake: Intake, campaign_id: int) -> dict[str, int]:
+    with intake.db.transaction() as s:
+        return ledger.message_status_counts(s, campaign_id)
+
+
+def seed_more(intake: Intake, count: int) -> None:
+    with intake.db.transaction() as s:
+        app_id = get_app(s, "alpha").id
+        for i in range(count):
+            user = User(app_id=app_id, external_id=f"x{i}")
+            s.add(user)
+            s.flush()
+            s.add(Device(app_id=app_id, user_id=user.id, token=f"fcm-x{i}",
+                         platform=Platform.ANDROID))  # fmt: skip
