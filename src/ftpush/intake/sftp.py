@@ -32,6 +32,7 @@ import asyncssh
 from ftpush.config import Settings
 from ftpush.intake.access import Gatekeeper
 from ftpush.intake.sftp_auth import SftpHub, SshLogin
+from ftpush.intake.sftp_transport import listen
 from ftpush.intake.spool import Spool
 
 log = logging.getLogger("ftpush.intake.sftp")
@@ -87,10 +88,10 @@ class SftpService:
         host_key = await asyncio.to_thread(asyncssh.read_private_key, self._host_key_path)
         self.host_key_fingerprint = host_key.get_fingerprint("sha256")
         hub = self._hub
-        self._acceptor = await asyncssh.create_server(
-            lambda: SshLogin(hub),
+        self._acceptor = await listen(
             self.host,
             self.port,
+            server_factory=lambda: SshLogin(hub),
             server_host_keys=[host_key],
             server_version="ftpush",
             # Sessions come from SshLogin.session_requested only: no process,
