@@ -15,10 +15,15 @@ a temporary folder, this prints:
   ExternalID, by design) and without it (``check_duplicates=False``, what a caller
   that keeps ExternalIDs elsewhere passes).
 
+The parsers run with the C accelerator when it is built (decision 0105);
+``--pure-python`` measures the pure-Python implementation instead (also in the
+RSS subprocesses, through ``FTPUSH_PURE_PYTHON=1``).
+
 Run::
 
     .venv/bin/python bench/formats.py                     # 1M lines, RSS at 1M and 10M
     .venv/bin/python bench/formats.py --lines 200000 --rss-lines 100000,1000000
+    .venv/bin/python bench/formats.py --pure-python --rss-lines ""
 
 The generated files (about 1.3 GB at 10M lines) are deleted at the end.
 """
@@ -44,6 +49,7 @@ from ftpush.formats import (
     UNCHANGED,
     LineError,
     ProfileRow,
+    _accel,
     parse_profile,
     parse_push,
     write_profile_txt,
@@ -185,7 +191,10 @@ def peak_rss_kib(kind: str, path: Path, *, check_duplicates: bool = True) -> int
     args = [sys.executable, __file__, "--child", kind, str(path)]
     if not check_duplicates:
         args.append("--no-duplicates")
-    out = subprocess.run(args, check=True, capture_output=True, text=True)
+    env = dict(os.environ)
+    if _accel.speedups is None:
+        env["FTPUSH_PURE_PYTHON"] = "1"
+    out = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
     return int(out.stdout.strip())
 
 
@@ -212,6 +221,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--rss-lines", default="1000000,10000000")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--pure-python", action="store_true", help="measure without the C accelerator"
+    )
     parser.add_argument("--child", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     parser.add_argument("--no-duplicates", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -219,9 +231,12 @@ def main() -> None:
         child(args.child[0], Path(args.child[1]), not args.no_duplicates)
         return
 
+    if args.pure_python:
+        _accel.use_compiled(False)
+    implementation = "C accelerator" if _accel.speedups is not None else "pure Python"
     print(
         f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, python {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, parsers: {implementation}"
     )
     rss_sizes = [int(n) for n in args.rss_lines.split(",") if n]
     with tempfile.TemporaryDirectory(prefix="ftpush-bench-") as tmp:

@@ -317,7 +317,8 @@ def test_fingerprints_grow_with_c() -> None:
     try:
         seen = FingerprintSet()
         keys = [str(i) for i in range(5000)]
-        assert seen.add_many(keys) == []
+        assert seen.add_many(keys[:700]) == []
+        assert seen.add_many(keys) == list(range(700))
         assert seen.add_many([*keys[::-1][:10], "new"]) == list(range(10))
         assert seen.add_many(("a", "a")) == [1]  # type: ignore[arg-type]
         assert len(seen) == 5002
