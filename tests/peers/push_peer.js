@@ -74,7 +74,7 @@ function reset() {
   stats = {
     requests: 0, apns: 0, fcm: 0, token: 0, webhook: 0, statuses: {}, deliveries: 0,
     refused: 0, goaways: 0, sessions: 0, maxInFlight: 0, jwtCount: 0, jwtIssuedAt: [],
-    accessTokensIssued: 0, errors: [],
+    accessTokensIssued: 0, errors: [], firstDeliveryAt: null, lastDeliveryAt: null,
   };
   attempts = new Map();
   deliveries = new Map();
@@ -416,6 +416,9 @@ function onRequest(req, res) {
       // Accepted is delivered, as with the real services: the device gets the push even
       // if the sender dies before it reads the answer (the duplicate window).
       stats.deliveries += 1;
+      const now = Date.now(); // epoch ms: benches compare it with their own clock
+      if (stats.firstDeliveryAt === null) stats.firstDeliveryAt = now;
+      stats.lastDeliveryAt = now;
       deliveries.set(answer.key, (deliveries.get(answer.key) || 0) + 1);
     }
     const send = () => {

@@ -102,7 +102,7 @@ class HueyQueue:
             worker_type="thread",
             periodic=False,
             initial_delay=0.05,
-            max_delay=1.0,
+            max_delay=0.25,  # an idle worker starts a new task within a quarter second
             backoff=1.5,
             check_worker_health=True,
         )

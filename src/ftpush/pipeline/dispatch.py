@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import logging
 import time
@@ -107,22 +108,35 @@ class Dispatcher:
         limit = self.settings.push.batch_size
         if rate:
             limit = max(1, min(limit, rate))
-        while True:
-            started = time.monotonic()
-            batch = await asyncio.to_thread(self._claim, campaign_id, limit)
-            if not batch:
-                break
-            summary.claimed += len(batch)
-            summary.batches += 1
-            committer = _Committer(self._record, self.settings.push.commit_every)
-            await self._send(app_id, batch, summary, committer)
+        committer = _Committer(self._record, self.settings.push.commit_every)
+
+        def claim_next() -> asyncio.Task[list[Claimed]]:
+            return asyncio.ensure_future(asyncio.to_thread(self._claim, campaign_id, limit))
+
+        upcoming = claim_next()
+        unsettled: collections.deque[asyncio.Task[int] | None] = collections.deque()
+        try:
+            while True:
+                started = time.monotonic()
+                batch = await upcoming
+                if not batch:
+                    break
+                upcoming = claim_next()  # the next batch is leased while this one goes out
+                summary.claimed += len(batch)
+                summary.batches += 1
+                await self._send(app_id, batch, summary, committer)
+                # Commits overlap the next batch, but never lag more than one batch behind.
+                unsettled.append(committer.flush())
+                if len(unsettled) > 1 and (previous := unsettled.popleft()) is not None:
+                    await asyncio.wait([previous])
+                close_stale = getattr(self.providers, "close_stale", None)
+                if close_stale is not None:  # providers replaced by changed settings
+                    await close_stale()
+                if rate:  # the app's messages-per-second limit
+                    await asyncio.sleep(max(0.0, len(batch) / rate - (time.monotonic() - started)))
+        finally:
             total, written = await committer.finish()
             summary.fenced_out += total - written
-            close_stale = getattr(self.providers, "close_stale", None)
-            if close_stale is not None:  # providers replaced by changed settings
-                await close_stale()
-            if rate:  # the app's messages-per-second limit
-                await asyncio.sleep(max(0.0, len(batch) / rate - (time.monotonic() - started)))
         await asyncio.to_thread(self._finish, campaign_id)
         return summary
 
@@ -287,15 +301,16 @@ class _Committer:
         if dead_device is not None:
             self._dead.append(dead_device)
         if len(self._records) >= self._every:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
-        if not self._records:
-            return
-        records, dead = self._records, self._dead
-        self._records, self._dead = [], []
-        self._last = asyncio.ensure_future(self._commit(self._last, records, dead))
-        self._tasks.append(self._last)
+    def flush(self) -> asyncio.Task[int] | None:
+        """Start committing what is pending; returns the task of the latest commit."""
+        if self._records:
+            records, dead = self._records, self._dead
+            self._records, self._dead = [], []
+            self._last = asyncio.ensure_future(self._commit(self._last, records, dead))
+            self._tasks.append(self._last)
+        return self._last
 
     async def _commit(
         self, previous: asyncio.Task[int] | None, records: list[OutcomeRecord], dead: list[int]
@@ -306,7 +321,7 @@ class _Committer:
 
     async def finish(self) -> tuple[int, int]:
         """Commit the rest; (outcomes, how many were still ours to write)."""
-        self._flush()
+        self.flush()
         written = sum(await asyncio.gather(*self._tasks))
         return self.total, written
 

@@ -21,9 +21,9 @@ import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -345,34 +345,52 @@ class OutcomeRecord:
 def record_outcomes(
     session: Session, outcomes: Sequence[OutcomeRecord], *, now: dt.datetime | None = None
 ) -> int:
-    """Write outcomes of claimed attempts; returns how many were still ours (fencing)."""
+    """Write outcomes of claimed attempts; returns how many were still ours (fencing).
+
+    One statement executed for many rows (``executemany``): a row is written only
+    while its attempt number and ``leased`` status are the ones claimed.
+    """
+    if not outcomes:
+        return 0
     now = now or utcnow()
-    written = 0
-    for o in outcomes:
-        values: dict[str, Any] = {
-            "status": o.status,
-            "provider": o.provider,
-            "provider_message_id": o.provider_message_id,
-            "error_code": o.error_code,
-            "error_reason": o.error_reason,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "next_attempt_at": o.next_attempt_at,
+    params = [
+        {
+            "o_id": o.message_id,
+            "o_attempt": o.attempt,
+            "o_status": o.status,
+            "o_provider": o.provider,
+            "o_provider_message_id": o.provider_message_id,
+            "o_error_code": o.error_code,
+            "o_error_reason": o.error_reason,
+            "o_next_attempt_at": o.next_attempt_at,
+            "o_sent_at": now if o.status is MessageStatus.SENT else None,
         }
-        if o.status is MessageStatus.SENT:
-            values["sent_at"] = now
-        result = session.execute(
-            update(Message)
-            .where(
-                Message.id == o.message_id,
-                Message.attempt == o.attempt,
-                Message.status == MessageStatus.LEASED,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        written += result.rowcount  # type: ignore[attr-defined]
-    return written
+        for o in outcomes
+    ]
+    result = session.execute(_RECORD_OUTCOME, params)
+    return int(result.rowcount)  # type: ignore[attr-defined]  # summed over the rows
+
+
+_MESSAGES = cast(Table, Message.__table__)
+_RECORD_OUTCOME = (
+    _MESSAGES.update()
+    .where(
+        _MESSAGES.c.id == bindparam("o_id"),
+        _MESSAGES.c.attempt == bindparam("o_attempt"),
+        _MESSAGES.c.status == MessageStatus.LEASED,
+    )
+    .values(
+        status=bindparam("o_status"),
+        provider=bindparam("o_provider"),
+        provider_message_id=bindparam("o_provider_message_id"),
+        error_code=bindparam("o_error_code"),
+        error_reason=bindparam("o_error_reason"),
+        lease_owner=None,
+        lease_expires_at=None,
+        next_attempt_at=bindparam("o_next_attempt_at"),
+        sent_at=bindparam("o_sent_at"),
+    )
+)
 
 
 def mark_devices_uninstalled(session: Session, device_ids: Iterable[int]) -> None:

@@ -127,8 +127,11 @@ def test_claim_lease_expiry_and_fencing(db: Database) -> None:
     fresh = [OutcomeRecord(c.message_id, c.attempt, MessageStatus.SENT, "log") for c in taken]
     with db.transaction() as s:
         assert ledger.record_outcomes(s, stale) == 0  # fenced out
-        assert ledger.record_outcomes(s, fresh) == 2
+        # one statement for many rows still counts, and fences, row by row
+        assert ledger.record_outcomes(s, [stale[0], fresh[0], stale[1]]) == 1
+        assert ledger.record_outcomes(s, fresh) == 1
         assert ledger.record_outcomes(s, fresh) == 0  # and only once
+        assert ledger.record_outcomes(s, []) == 0
         campaign_id = taken[0].campaign_id
         assert ledger.message_status_counts(s, campaign_id) == {"sent": 2}
         assert ledger.open_message_counts(s, campaign_id) == 0
