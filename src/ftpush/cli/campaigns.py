@@ -1,12 +1,18 @@
-"""``ftpush campaign list|show|cancel``: sends and their figures."""
+"""``ftpush campaign list|show|cancel|send``: sends and their figures."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import click
 
 from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, pass_cli
+from ftpush.crypto import SecretBox
+from ftpush.jobs.runtime import JobRuntime
+from ftpush.pipeline.dispatch import Dispatcher, DispatchSummary
+from ftpush.pipeline.providers import StoredProviders
+from ftpush.pipeline.transactional import SendRequest, send_to_users
 from ftpush.storage import apps, ledger
 from ftpush.storage.tables import Campaign
 
@@ -88,3 +94,69 @@ def cancel(obj: CliContext, msg_id: str, as_json: bool) -> None:
         emit_json({"msg_id": msg_id, "cancelled": cancelled})
     else:
         click.echo(f"campaign {msg_id} cancelled: {cancelled} messages will not be sent")
+
+
+def send_now(obj: CliContext, msg_id: str, *, quiet: bool) -> DispatchSummary:
+    with obj.session() as session:
+        campaign_id = ledger.get_campaign(session, msg_id).id
+    if not quiet:
+        click.echo(f"sending campaign {msg_id}…", err=True)
+    resolver = StoredProviders(obj.settings, obj.db, SecretBox.from_keys_dir(obj.settings.keys_dir))
+
+    async def run() -> DispatchSummary:
+        try:
+            return await Dispatcher(obj.settings, obj.db, resolver).run_campaign(campaign_id)
+        finally:
+            await resolver.aclose()
+
+    return asyncio.run(run())
+
+
+@command.command("send")
+@click.option("--app", "app_key", required=True, metavar="KEY")
+@click.option("--to", "external_ids", multiple=True, required=True, metavar="ID",
+              help="A recipient's external ID (repeat, up to 1000).")  # fmt: skip
+@click.option("--text", required=True, help="The message (a real line break is allowed).")
+@click.option("--deeplink", help="An absolute URI opened by the notification.")
+@click.option("--inbox/--no-inbox", default=True, show_default=True,
+              help="Also write an Inbox entry per user.")  # fmt: skip
+@click.option("--automated", is_flag=True,
+              help="Count it as an automated campaign (sent by an outside system).")  # fmt: skip
+@click.option("--now", "send_here", is_flag=True,
+              help="Send from this process instead of leaving it to the workers.")  # fmt: skip
+@json_option
+@pass_cli
+def send(
+    obj: CliContext,
+    app_key: str,
+    external_ids: tuple[str, ...],
+    text: str,
+    deeplink: str | None,
+    inbox: bool,
+    automated: bool,
+    send_here: bool,
+    as_json: bool,
+) -> None:
+    """A transactional push to some users, through the same ledger as a push file."""
+    request = SendRequest(list(external_ids), text, deeplink, inbox=inbox, automated=automated)
+    runtime = None if send_here else JobRuntime(obj.settings, obj.db)
+    result = send_to_users(
+        obj.db, app_key, request,
+        on_campaign_ready=runtime.queue.enqueue_dispatch if runtime else None,
+    )  # fmt: skip
+    data: dict[str, Any] = {
+        "msg_id": result.msg_id, "recipients": result.recipients,
+        "unknown_user": result.unknown_user, "no_device": result.no_device,
+        "messages": result.messages, "inbox_entries": result.inbox_entries,
+    }  # fmt: skip
+    if send_here:
+        data["sent"] = vars(send_now(obj, result.msg_id, quiet=as_json))
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(
+        f"campaign {result.msg_id}: {result.recipients} users, {result.messages} messages, "
+        f"{result.unknown_user} unknown, {result.no_device} without a device"
+    )
+    if send_here:
+        click.echo(f"  sent {data['sent']['sent']}, failed {data['sent']['failed']}")

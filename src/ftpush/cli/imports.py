@@ -9,7 +9,6 @@ and now (docs/decisions/0500-cli-import.md).
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import sys
 from pathlib import Path
@@ -17,14 +16,13 @@ from typing import Any
 
 import click
 
+from ftpush.cli.campaigns import send_now
 from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, pass_cli
-from ftpush.crypto import SecretBox
 from ftpush.intake.spool import Origin, Spool
 from ftpush.jobs.runtime import JobRuntime
 from ftpush.models import ImportSource, ImportStatus
-from ftpush.pipeline.dispatch import Dispatcher, DispatchSummary
+from ftpush.pipeline.dispatch import DispatchSummary
 from ftpush.pipeline.imports import ImportProcessor
-from ftpush.pipeline.providers import StoredProviders
 from ftpush.pipeline.results import RESULTS_FOLDER
 from ftpush.storage import apps, imports, ledger
 from ftpush.storage.tables import ImportFile
@@ -123,7 +121,7 @@ def import_file(
     data = _load(obj, import_id)
     sent = None
     if send and data["campaign"]:
-        sent = _send_now(obj, data["campaign"], quiet=as_json)
+        sent = send_now(obj, data["campaign"], quiet=as_json)
         data = _load(obj, import_id)
     if runtime is not None and data["campaign"]:
         data["queued_for_workers"] = True
@@ -160,22 +158,6 @@ def _process(
         ImportProcessor(
             obj.settings, obj.db, on_campaign_ready=on_ready, on_progress=advance
         ).process(import_id)
-
-
-def _send_now(obj: CliContext, msg_id: str, *, quiet: bool) -> DispatchSummary:
-    with obj.session() as session:
-        campaign_id = ledger.get_campaign(session, msg_id).id
-    if not quiet:
-        click.echo(f"sending campaign {msg_id}…", err=True)
-    resolver = StoredProviders(obj.settings, obj.db, SecretBox.from_keys_dir(obj.settings.keys_dir))
-
-    async def run() -> DispatchSummary:
-        try:
-            return await Dispatcher(obj.settings, obj.db, resolver).run_campaign(campaign_id)
-        finally:
-            await resolver.aclose()
-
-    return asyncio.run(run())
 
 
 def _summary(data: dict[str, Any], sent: DispatchSummary | None) -> None:

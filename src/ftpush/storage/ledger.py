@@ -178,9 +178,18 @@ class WriteCounts:
 
 
 def write_lines(
-    session: Session, campaign: Campaign, app: App, lines: Sequence[LineInput]
+    session: Session,
+    campaign: Campaign,
+    app: App,
+    lines: Sequence[LineInput],
+    *,
+    inbox: bool | None = None,
 ) -> WriteCounts:
-    """Write the ledger rows of some accepted lines; re-running it changes nothing."""
+    """Write the ledger rows of some accepted lines; re-running it changes nothing.
+
+    ``inbox`` overrides the app's Inbox switch (a transactional send may skip it).
+    """
+    with_inbox = app.inbox_enabled if inbox is None else inbox
     counts = WriteCounts(lines=len(lines))
     users = resolve_users(session, app.id, [ln.external_id for ln in lines])
     devices = push_devices(session, users.values())
@@ -207,7 +216,7 @@ def write_lines(
                 "outcome": outcome,
             }
         )
-        if user_id is not None and app.inbox_enabled:
+        if user_id is not None and with_inbox:
             inbox_rows.append(
                 {
                     "app_id": app.id,

@@ -129,3 +129,22 @@ def test_import_json_is_one_document(demo: Ftpush, tmp_path: Path) -> None:
     file = tmp_path / "p.csv"
     file.write_bytes(PUSH)
     assert isinstance(json.loads(demo("import", str(file), "--app", "demo", "--json").out), dict)
+
+
+def test_campaign_send(demo: Ftpush) -> None:
+    data = demo("campaign", "send", "--app", "demo", "--to", "u1", "--to", "nobody",
+                "--text", "Your parcel", "--deeplink", "https://x.example/p", "--now",
+                "--json").json()  # fmt: skip
+    assert (data["recipients"], data["unknown_user"], data["messages"]) == (2, 1, 2)
+    assert data["sent"]["sent"] == 2
+    shown = demo("campaign", "show", data["msg_id"], "--json").json()
+    assert (shown["type"], shown["status"], shown["figures"]["sent"]) == (
+        "transactional",
+        "done",
+        2,
+    )
+    queued = demo("campaign", "send", "--app", "demo", "--to", "u1", "--text", "Later",
+                  "--automated", "--no-inbox").out  # fmt: skip
+    assert "1 users, 2 messages" in queued
+    assert "deeplink" in demo.fails("campaign", "send", "--app", "demo", "--to", "u1",
+                                    "--text", "x", "--deeplink", "nope").err  # fmt: skip
