@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Sequence
 
+import pytest
 from sqlalchemy import select
 
 from ftpush.models import CampaignStatus, MessageStatus, Platform, TokenState
@@ -213,3 +214,26 @@ def seed_more(intake: Intake, count: int) -> None:
             s.flush()
             s.add(Device(app_id=app_id, user_id=user.id, token=f"fcm-x{i}",
                          platform=Platform.ANDROID))  # fmt: skip
+
+
+def test_the_apps_rate_limit_paces_the_batches(
+    intake: Intake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    campaign_id = campaign_from_file(intake)  # 3 messages
+    with intake.db.transaction() as s:
+        get_app(s, "alpha").rate_limit_per_second = 2
+    pauses: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recorded(delay: float) -> None:
+        pauses.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr("ftpush.pipeline.dispatch.asyncio.sleep", recorded)
+    log = LogProvider(record=True)
+    summary = asyncio.run(
+        Dispatcher(intake.settings, intake.db, lambda a, p: log).run_campaign(campaign_id)
+    )
+    assert (summary.sent, summary.batches) == (3, 2)  # at most 2 per second: 2 + 1
+    assert [round(p) for p in pauses] == [1, 0]  # 2 messages / 2 per s, then 1 / 2 - elapsed
+    assert pauses[0] > 0.5
