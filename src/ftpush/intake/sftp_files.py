@@ -146,7 +146,7 @@ class DropboxSftpServer(asyncssh.SFTPServer):
             raise PermissionDenied("resuming an upload is not supported: upload the whole file")
         return self.session.open_write(name)
 
-    async def write(self, file_obj: object, offset: int, data: bytes) -> int:
+    async def write(self, file_obj: object, offset: int, data: bytes | memoryview) -> int:
         """Queue a write at ``offset``; past the size limit the upload is refused for good.
 
         The reply does not wait for the disk: writes are batched and written in

@@ -8,7 +8,9 @@ Two pieces sit between asyncssh and :class:`~ftpush.intake.sftp_files.DropboxSft
   of a file is read.
 * :class:`CompletionTrackingHandler` is asyncssh's own SFTP server loop with one
   addition: it tells a client's CLOSE apart from the cleanup asyncssh runs when
-  the session ends.
+  the session ends. For throughput (decision 0301) it takes its requests from
+  an :class:`~ftpush.intake.sftp_input.SftpInput` the session feeds, instead of
+  asyncssh's stream reader, and hands WRITE data on as a view of the request.
 
 Why the handler is needed (see ``docs/decisions/0300-sftp-upload-completion.md``):
 asyncssh calls the public ``SFTPServer.close(file_obj)`` both from
@@ -38,12 +40,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import cast
 
 import asyncssh
-from asyncssh.constants import FXP_CLOSE
+from asyncssh.channel import SSHChannel
+from asyncssh.constants import FXP_CLOSE, FXP_WRITE
 from asyncssh.packet import SSHPacket
 from asyncssh.sftp import MIN_SFTP_VERSION, SFTPServerHandler
 from asyncssh.stream import SSHServerStreamSession
 
 from ftpush.intake.sftp_files import DropboxSftpServer
+from ftpush.intake.sftp_input import SftpInput
 from ftpush.intake.sftp_uploads import UploadHandle
 
 log = logging.getLogger("ftpush.intake.sftp")
@@ -116,10 +120,32 @@ class CompletionTrackingHandler(SFTPServerHandler):
         reader: asyncssh.SSHReader[bytes],
         writer: asyncssh.SSHWriter[bytes],
         idle: IdleWatch,
+        requests: SftpInput,
     ) -> None:
         super().__init__(server, reader, writer, MIN_SFTP_VERSION)
         self._dropbox = server
         self._idle = idle
+        self._requests = requests
+
+    async def recv_packet(self) -> SSHPacket:
+        # The session cuts the requests out of the channel data (see SftpInput);
+        # asyncssh's own reads the same bytes through the stream reader.
+        return SSHPacket(await self._requests.next())
+
+    async def _process_write(self, packet: SSHPacket) -> int:
+        # asyncssh's _process_write, except that the data is a view of the
+        # request instead of a copy of its 256 KiB.
+        fields = SSHPacket(memoryview(packet.get_full_payload()))  # type: ignore[arg-type]
+        fields.get_bytes(len(packet.get_consumed_payload()))  # type and id, already read
+        handle = bytes(fields.get_string())
+        offset = fields.get_uint64()
+        data = fields.get_string()
+        if self._version < 6:
+            fields.check_end()
+        file_obj = self._file_handles.get(handle)
+        if not file_obj:
+            raise asyncssh.SFTPInvalidHandle("Invalid file handle")
+        return await self._dropbox.write(file_obj, offset, data)
 
     async def _process_close(self, packet: SSHPacket) -> None:
         # Peek at the handle without consuming the packet, mark the upload as
@@ -154,11 +180,16 @@ class CompletionTrackingHandler(SFTPServerHandler):
             if kind not in _UNSERVED_EXTENSIONS
         },
         FXP_CLOSE: cast(_Handler, _process_close),
+        FXP_WRITE: cast(_Handler, _process_write),
     }
 
 
 class SftpOnlySession(SSHServerStreamSession[bytes]):
-    """A session channel that runs the SFTP subsystem and refuses everything else."""
+    """A session channel that runs the SFTP subsystem and refuses everything else.
+
+    The channel's data goes to an :class:`~ftpush.intake.sftp_input.SftpInput`
+    (whole requests for the handler), not to the stream reader.
+    """
 
     def __init__(
         self,
@@ -174,10 +205,35 @@ class SftpOnlySession(SSHServerStreamSession[bytes]):
         self._track = track
         self._who = who  # "user from address", for the logs
         self._on_closed = on_closed
+        self._requests: SftpInput | None = None
+
+    def connection_made(self, chan: SSHChannel[bytes]) -> None:
+        super().connection_made(chan)
+        # Paused, as asyncssh's reader does, once a window's worth waits.
+        self._requests = SftpInput(chan.get_recv_window(), chan.pause_reading, chan.resume_reading)
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        if datatype is None and self._requests is not None:
+            self._requests.feed(data)
+        else:  # pragma: no cover - a session channel only accepts plain data from a client
+            super().data_received(data, datatype)
+
+    def eof_received(self) -> bool:
+        if self._requests is not None:
+            self._requests.end()
+        return super().eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._requests is not None:
+            self._requests.end(exc)
         super().connection_lost(exc)
         self._on_closed()
+
+    def exception_received(self, exc: Exception) -> None:
+        # A "break" or "signal" request: nothing for an SFTP server to do. asyncssh's
+        # stream reader would have raised it in the SFTP task, killing it without
+        # its cleanup (open uploads never closed).
+        log.info("%s ignored for %s", type(exc).__name__, self._who)
 
     def pty_requested(
         self,
@@ -214,5 +270,6 @@ class SftpOnlySession(SSHServerStreamSession[bytes]):
         server = self._make_server(chan)
         reader = asyncssh.SSHReader[bytes](self, chan)
         writer = asyncssh.SSHWriter[bytes](self, chan)
-        handler = CompletionTrackingHandler(server, reader, writer, self._idle)
+        assert self._requests is not None  # connection_made came first
+        handler = CompletionTrackingHandler(server, reader, writer, self._idle, self._requests)
         self._track(conn.create_task(handler.run(), reader.logger))

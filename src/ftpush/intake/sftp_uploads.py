@@ -59,12 +59,12 @@ class UploadHandle:
         self.client_closed = False
         # Why a write was refused or failed; such an upload can never be complete.
         self.refused: str | None = None
-        self.pending: list[tuple[bytes, int]] = []
+        self.pending: list[tuple[bytes | memoryview, int]] = []
         self.pending_bytes = 0
         self.flushed = 0  # writeback to disk has been started below this offset
         self.writer: asyncio.Task[None] | None = None
 
-    def queue(self, data: bytes, offset: int) -> None:
+    def queue(self, data: bytes | memoryview, offset: int) -> None:
         """Queue a write; the handle's writer task writes it, in order, off the event loop."""
         self.pending.append((data, offset))
         self.pending_bytes += len(data)
@@ -95,7 +95,7 @@ class UploadHandle:
         self.pending_bytes = 0
 
 
-def _pwrite_all(fd: int, batch: list[tuple[bytes, int]]) -> int:
+def _pwrite_all(fd: int, batch: list[tuple[bytes | memoryview, int]]) -> int:
     """Write every ``(data, offset)`` of ``batch``, in order; returns the highest end offset."""
     end = 0
     for data, offset in batch:
@@ -130,7 +130,7 @@ _start_writeback = _load_start_writeback()
 WRITEBACK_BYTES = 8 * 1024 * 1024
 
 
-def _write_batch(handle: UploadHandle, batch: list[tuple[bytes, int]]) -> None:
+def _write_batch(handle: UploadHandle, batch: list[tuple[bytes | memoryview, int]]) -> None:
     """The writer thread's work: the batch, then writeback of whole chunks behind it."""
     end = _pwrite_all(handle.fd, batch)
     # Whole chunks only: a page still being written must not be under writeback.

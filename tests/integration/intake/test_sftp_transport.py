@@ -86,3 +86,34 @@ def test_ignore_packets_only_where_they_counter_something(
     [row] = server.rows()
     assert (row.status, row.sha256) == (ImportStatus.RECEIVED, hashlib.sha256(content).hexdigest())
     assert bool(seen) is ignores
+
+
+def test_a_signal_or_break_mid_upload_changes_nothing(server: SftpServer, intake: Intake) -> None:
+    # asyncssh's stream reader would raise them in the SFTP task and kill it
+    # without its cleanup; our input ignores them and the upload goes on.
+    alice: Account = intake.accounts["alice"]
+    content = b"ExternalID;Text;Deeplink\n" + b"1;x;y\n" * 50_000
+
+    async def upload() -> None:
+        async with (
+            asyncssh.connect(
+                "127.0.0.1",
+                server.port,
+                username=alice.username,
+                client_keys=[str(alice.key_file)],
+                known_hosts=None,
+                agent_path=None,
+                config=None,
+            ) as conn,
+            conn.start_sftp_client() as sftp,
+        ):
+            channel = sftp._handler._writer.channel  # type: ignore[attr-defined]
+            async with sftp.open("/push.csv", "wb") as remote:
+                await remote.write(content[:100_000])
+                channel.send_signal("INT")
+                channel.send_break(10)
+                await remote.write(content[100_000:], 100_000)
+
+    server.call(upload())
+    [row] = server.rows()
+    assert (row.status, row.sha256) == (ImportStatus.RECEIVED, hashlib.sha256(content).hexdigest())
