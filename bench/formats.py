@@ -17,7 +17,7 @@ a temporary folder, this prints:
 
 The parsers run with the C accelerator when it is built (decision 0105);
 ``--pure-python`` measures the pure-Python implementation instead (also in the
-RSS subprocesses, through ``FTPUSH_PURE_PYTHON=1``).
+RSS subprocesses).
 
 Run::
 
@@ -191,10 +191,9 @@ def peak_rss_kib(kind: str, path: Path, *, check_duplicates: bool = True) -> int
     args = [sys.executable, __file__, "--child", kind, str(path)]
     if not check_duplicates:
         args.append("--no-duplicates")
-    env = dict(os.environ)
     if _accel.speedups is None:
-        env["FTPUSH_PURE_PYTHON"] = "1"
-    out = subprocess.run(args, check=True, capture_output=True, text=True, env=env)
+        args.append("--pure-python")
+    out = subprocess.run(args, check=True, capture_output=True, text=True)
     return int(out.stdout.strip())
 
 
@@ -227,12 +226,12 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     parser.add_argument("--no-duplicates", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.pure_python:
+        _accel.use_compiled(False)
     if args.child:
         child(args.child[0], Path(args.child[1]), not args.no_duplicates)
         return
 
-    if args.pure_python:
-        _accel.use_compiled(False)
     implementation = "C accelerator" if _accel.speedups is not None else "pure Python"
     print(
         f"# {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, python {platform.python_version()}, "

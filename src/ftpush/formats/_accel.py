@@ -3,9 +3,10 @@
 :mod:`ftpush.formats._speedups` is an optional C extension (decision 0105),
 built by ``pip install -e .`` when a compiler is present. The parsers read
 :data:`speedups` when a file starts: the module, or ``None`` for the
-pure-Python implementation, which is always there and is the reference. Set
-``FTPUSH_PURE_PYTHON=1`` to ignore the extension; tests switch with
-:func:`use_compiled`.
+pure-Python implementation, which is always there and is the reference.
+:func:`use_compiled` switches for the whole process (tests, ``bench/formats.py
+--pure-python``); only ``config.py`` reads the environment, so there is no
+variable for it.
 
 Example::
 
@@ -17,7 +18,6 @@ Example::
 
 from __future__ import annotations
 
-import os
 from array import array
 from typing import Any, Protocol
 
@@ -54,7 +54,7 @@ try:
 except ImportError:  # pragma: no cover - built wherever a C compiler is present
     compiled = None
 
-speedups: Speedups | None = None if os.environ.get("FTPUSH_PURE_PYTHON") else compiled
+speedups: Speedups | None = compiled
 
 
 def use_compiled(enabled: bool) -> bool:
