@@ -12,8 +12,10 @@ is safe to run any number of times, concurrently or after a crash:
 * the dispatcher is told as soon as the first batch is committed, so the first
   pushes leave while the rest of a large file is still being read.
 
-Files in ``validate/`` (dry runs) go through the same parsing and user/device
-resolution and get the same result files, but write nothing to the ledger.
+Push files become a campaign in the ledger; profile files (``Profile/``) are
+applied to users and devices batch by batch (:mod:`ftpush.storage.profiles`).
+Files in ``validate/`` (dry runs) go through the same parsing (and, for push
+files, user/device resolution) and get the same result files, but change nothing.
 
 Example::
 
@@ -29,13 +31,15 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftpush.config import Settings
 from ftpush.errors import FileRejected
 from ftpush.formats.base import LineError as ParsedError
+from ftpush.formats.base import ProfileRow
+from ftpush.formats.profile_txt import parse_profile_batches
 from ftpush.formats.push_csv import PushRow, parse_push_batches
 from ftpush.models import ImportKind, ImportStatus
 from ftpush.pipeline.archive import archive_file, reject_file
@@ -46,8 +50,9 @@ from ftpush.pipeline.results import (
     document_for,
     write_result,
 )
-from ftpush.storage import Database, imports, ledger
+from ftpush.storage import Database, Session, attributes, imports, ledger, profiles
 from ftpush.storage.ledger import LineInput
+from ftpush.storage.profiles import ApplyCounts
 from ftpush.storage.tables import App, Campaign, ImportFile
 from ftpush.storage.types import utcnow
 
@@ -85,6 +90,7 @@ class _Run:
     first_errors: list[LineError] = field(default_factory=list)
     unknown_user: int = 0
     no_device: int = 0
+    applied: ApplyCounts = field(default_factory=ApplyCounts)
 
 
 class ImportProcessor:
@@ -119,19 +125,70 @@ class ImportProcessor:
                 return None
             app = session.get(App, row.app_id)
             assert app is not None
-        if row.kind is not ImportKind.PUSH:
-            # Profile files are applied by the profile importer (issue 6); until it
-            # exists they stay received and are picked up once it does.
-            self._release(import_id)
-            log.info("import %s is a profile file; no profile importer yet", import_id)
-            return None
         data_path = self.settings.data_dir / (row.spool_path or "")
         run = _Run(errors_path=self.settings.spool_dir / app.key / f"{row.id}.errors.tmp")
+        campaign_id = None
         try:
-            campaign_id = self._push_file(row, app, data_path, run)
+            if row.kind is ImportKind.PROFILE:
+                self._profile_file(row, app, data_path, run)
+            else:
+                campaign_id = self._push_file(row, app, data_path, run)
         except FileRejected as exc:
             return self._reject(row, data_path, exc)
         return self._finish(row, app, data_path, run, campaign_id)
+
+    # --- profile files -------------------------------------------------------
+
+    def _profile_file(self, row: ImportFile, app: App, data_path: Path, run: _Run) -> None:
+        with self.db.transaction() as session:
+            declared = attributes.attribute_types(session, app.key)
+        checkpoint = row.checkpoint_line
+        pending: list[ProfileRow] = []
+        with self._error_sink(run) as write_row:
+            batches = parse_profile_batches(
+                self._chunks(data_path), declared, timezone=app.timezone
+            )
+            for batch in batches:
+                for item in batch:
+                    if isinstance(item, ProfileRow):
+                        run.accepted += 1
+                        if item.line > checkpoint:
+                            pending.append(item)
+                    else:
+                        self._error(run, write_row, item)
+                while len(pending) >= self.batch_size:
+                    self._apply(row, app, pending[: self.batch_size], run)
+                    del pending[: self.batch_size]
+            if pending:
+                self._apply(row, app, pending, run)
+
+    def _apply(self, row: ImportFile, app: App, rows: list[ProfileRow], run: _Run) -> None:
+        with self.db.transaction() as session:
+            if not row.dry_run:
+                run.applied.add(profiles.apply_profile_rows(session, app.id, rows))
+            self._checkpoint(session, row, rows[-1].line)
+
+    def _checkpoint(self, session: Session, row: ImportFile, line: int) -> None:
+        """Renew the lease with the last line covered; in the batch's own transaction."""
+        if not imports.renew_import(
+            session, row.id, self.owner, self.lease_seconds, utcnow(), checkpoint_line=line
+        ):
+            raise LeaseLost(f"import {row.id}: another worker took over")
+
+    @contextmanager
+    def _error_sink(self, run: _Run) -> Iterator[Callable[[list[object]], object]]:
+        """``errors.csv`` being written (``line;external_id;code;message``)."""
+        run.errors_path.parent.mkdir(parents=True, exist_ok=True)
+        with run.errors_path.open("w", encoding="utf-8", newline="") as sink:
+            writer = csv.writer(sink, delimiter=";", lineterminator="\n")
+            writer.writerow(["line", "external_id", "code", "message"])
+            yield writer.writerow
+
+    def _chunks(self, data_path: Path) -> Iterator[bytes]:
+        chunks = read_chunks(data_path)
+        if self.on_progress is not None:
+            chunks = _reporting(chunks, self.on_progress)
+        return chunks
 
     # --- push files ----------------------------------------------------------
 
@@ -145,16 +202,8 @@ class ImportProcessor:
         checkpoint = row.checkpoint_line
         pending: list[LineInput] = []
         told = False
-        run.errors_path.parent.mkdir(parents=True, exist_ok=True)
-        with ExitStack() as stack:
-            sink = stack.enter_context(run.errors_path.open("w", encoding="utf-8", newline=""))
-            writer = csv.writer(sink, delimiter=";", lineterminator="\n")
-            writer.writerow(["line", "external_id", "code", "message"])
-            write_row = writer.writerow
-            chunks = read_chunks(data_path)
-            if self.on_progress is not None:
-                chunks = _reporting(chunks, self.on_progress)
-            for batch in parse_push_batches(chunks):
+        with self._error_sink(run) as write_row:
+            for batch in parse_push_batches(self._chunks(data_path)):
                 for item in batch:
                     if isinstance(item, PushRow):
                         run.accepted += 1
@@ -187,7 +236,9 @@ class ImportProcessor:
         )
         if len(run.first_errors) < MAX_ERRORS_IN_RESULT:
             run.first_errors.append(line_error)
-        write_row([err.line, err.external_id or "", err.code, err.message])
+        # SPEC §4: line, column and reason — the column leads the message.
+        message = f"{err.field}: {err.message}" if err.field else err.message
+        write_row([err.line, err.external_id or "", err.code, message])
 
     def _write(
         self,
@@ -211,15 +262,7 @@ class ImportProcessor:
                 campaign = session.get(Campaign, campaign_id)
                 assert campaign is not None
                 ledger.write_lines(session, campaign, app, lines)
-            if not imports.renew_import(
-                session,
-                row.id,
-                self.owner,
-                self.lease_seconds,
-                utcnow(),
-                checkpoint_line=lines[-1].line,
-            ):
-                raise LeaseLost(f"import {row.id}: another worker took over")
+            self._checkpoint(session, row, lines[-1].line)
 
     # --- endings ---------------------------------------------------------------
 
@@ -244,6 +287,10 @@ class ImportProcessor:
                 campaign = session.get(Campaign, campaign_id)
                 assert campaign is not None
                 msg_id = campaign.msg_id
+            elif row.kind is ImportKind.PROFILE:
+                counts["users_created"] = run.applied.users_created
+                counts["devices_created"] = run.applied.devices_created
+                counts["devices_moved"] = run.applied.devices_moved
             else:
                 counts["unknown_user"] = run.unknown_user
                 counts["no_device"] = run.no_device
@@ -308,14 +355,6 @@ class ImportProcessor:
         write_result(box, self.settings.spool_dir / app_key, doc)
         log.warning("import %s (%s) rejected: %s", row.id, row.name, exc.message)
         return ImportStatus.FAILED
-
-    def _release(self, import_id: int) -> None:
-        with self.db.transaction() as session:
-            row = session.get(ImportFile, import_id)
-            if row is not None and row.lease_owner == self.owner:
-                row.status = ImportStatus.RECEIVED
-                row.lease_owner = None
-                row.lease_expires_at = None
 
 
 class LeaseLost(RuntimeError):

@@ -169,15 +169,6 @@ def test_a_leased_file_is_not_processed_twice(intake: Intake) -> None:
     assert ImportProcessor(intake.settings, intake.db).process(import_id) is None
 
 
-def test_profile_files_wait_for_their_importer(intake: Intake) -> None:
-    import_id = receive(intake, "/Profile/users.txt", b"~~~extID~email~device token\n1~~\n")
-    assert ImportProcessor(intake.settings, intake.db).process(import_id) is None
-    with intake.db.transaction() as s:
-        row = s.get(ImportFile, import_id)
-        assert row is not None
-        assert row.status is ImportStatus.RECEIVED
-
-
 def _only_import(intake: Intake) -> ImportFile:
     with intake.db.transaction() as s:
         [row] = imports.list_imports(s, "alpha")
