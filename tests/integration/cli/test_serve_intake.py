@@ -17,6 +17,7 @@ import pytest
 
 from ftpush.config import load_settings
 from ftpush.storage import Database, imports
+from tests.conftest import SAMPLES
 from tests.integration.cli.conftest import Ftpush
 
 FTPUSH = str(Path(sys.executable).parent / "ftpush")
@@ -173,3 +174,38 @@ def test_a_push_file_uploaded_with_sftp_reaches_every_device_and_the_inbox(
     assert inbox[0]["deeplink"] == "https://example.com/a"
     devices = cli("user", "show", "--app", "demo", "777", "--json").json()["devices"]
     assert len(devices) == 1
+
+
+def test_a_profile_file_uploaded_with_curl_ftps_updates_the_users(
+    served: Served, tmp_path: Path
+) -> None:
+    """SPEC §4 end to end: curl --ssl-reqd into Profile/ → users, devices, attributes."""
+    cli = served.cli
+    cli("attribute", "add", "--app", "demo", "attribute1", "string")
+    cli("attribute", "add", "--app", "demo", "attribute2", "integer")
+    sample = SAMPLES / "Profile" / "profile.txt"
+    profile = tmp_path / "profile.txt"
+    profile.write_bytes(sample.read_bytes() + b'55555~bad-email~~"x"~1\n')
+    subprocess.run(
+        ["curl", "-sS", "--ssl-reqd", "-k", "--max-time", "60", "-T", str(profile),
+         "--user", f"acme:{served.password}",
+         f"ftp://127.0.0.1:{served.port('ftps')}/profile/profile.txt"],
+        check=True, capture_output=True, timeout=90,
+    )  # fmt: skip
+    box = cli.data_dir / "dropbox" / "demo"
+    result_file = box / "results" / "profile.txt.result.json"
+    deadline = time.monotonic() + 60
+    while not result_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    result = json.loads(result_file.read_text())
+    assert (result["status"], result["kind"]) == ("partial", "profile")
+    assert (result["counts"]["accepted"], result["counts"]["rejected"]) == (2, 1)
+    errors = (box / "results" / "profile.txt.errors.csv").read_text().splitlines()
+    assert errors[1].startswith("4;55555;")
+    assert "email" in errors[1]
+    shown = cli("user", "show", "--app", "demo", "12345", "--json").json()
+    assert shown["attributes"] == {"attribute1": "example data", "attribute2": 25}
+    assert [d["token"] for d in shown["devices"]] == ["token123"]
+    jane = cli("user", "show", "--app", "demo", "67890", "--json").json()
+    assert (jane["email"], jane["attributes"]["attribute2"]) == ("jane@example.com", 30)
+    assert not (box / "Profile" / "profile.txt").exists()
