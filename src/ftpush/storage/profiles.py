@@ -13,25 +13,26 @@ The attribute merge runs in the database, one ``executemany`` for the batch, so
 concurrent writers (an import and the API) never lose each other's keys:
 ``json_patch`` on SQLite (RFC 7396: ``null`` removes), ``||`` and ``-`` on
 PostgreSQL's JSONB (docs/decisions/0600-profile-storage.md).
+
+This is the hot path of a 10-million-line import, so it speaks SQL to the driver
+directly (positional parameters, values already in the driver's form) instead of
+through SQLAlchemy's per-row parameter processing, which cost five times the
+database work (``bench/profile_import.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ftpush.formats.base import UNCHANGED, ProfileRow
-from ftpush.formats.values import to_json_value
 from ftpush.models import TokenState
-from ftpush.storage.tables import Device, User
-from ftpush.storage.types import UtcDateTime, utcnow
+from ftpush.storage.types import utcnow
 from ftpush.storage.users import platform_of_token
 
 _IN_CHUNK = 500  # bound parameters per IN (...) list: safe on every SQLite build
@@ -51,59 +52,89 @@ class ApplyCounts:
         self.devices_moved += other.devices_moved
 
 
+class _Sql:
+    """The two dialects' SQL for the batch, with the driver's placeholders."""
+
+    def __init__(self, session: Session) -> None:
+        self.connection = session.connection()
+        self.pg = self.connection.dialect.name == "postgresql"
+        self.mark = "%s" if self.pg else "?"
+
+    def marks(self, count: int) -> str:
+        return ", ".join([self.mark] * count)
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", self.mark) if self.pg else statement
+
+    def time(self, when: dt.datetime) -> Any:
+        """A timestamp as the column stores it (SQLite: naive UTC text, as UtcDateTime)."""
+        if self.pg:
+            return when
+        return when.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+    def rows(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        return list(self.connection.exec_driver_sql(self.sql(statement), tuple(params)))
+
+    def many(self, statement: str, params: list[tuple[Any, ...]]) -> None:
+        if params:
+            self.connection.exec_driver_sql(self.sql(statement), params)
+
+
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _IN_CHUNK):
         yield items[start : start + _IN_CHUNK]
 
 
-def _user_ids(session: Session, app_id: int, external_ids: Sequence[str]) -> dict[str, int]:
+def _user_ids(db: _Sql, app_id: int, external_ids: Sequence[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for chunk in _chunks(external_ids):
-        rows = session.execute(
-            select(User.external_id, User.id).where(
-                User.app_id == app_id, User.external_id.in_(chunk)
-            )
+        rows = db.rows(
+            "SELECT external_id, id FROM users WHERE app_id = ? "  # noqa: S608 - only placeholders
+            f"AND external_id IN ({db.marks(len(chunk))})",
+            [app_id, *chunk],
         )
-        found.update((ext, uid) for ext, uid in rows)
+        found.update(rows)
     return found
 
 
-def _insert_ignore(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(table).on_conflict_do_nothing(), rows)
+_MERGE_SQLITE = (
+    "UPDATE users SET "
+    "email = CASE WHEN ? THEN ? ELSE email END, "
+    "msisdn = CASE WHEN ? THEN ? ELSE msisdn END, "
+    "attributes = CASE WHEN ? IS NULL THEN attributes "
+    "ELSE json_patch(COALESCE(attributes, '{}'), ?) END, "
+    "updated_at = ? WHERE id = ?"
+)
+_MERGE_PG = (
+    "UPDATE users SET "
+    "email = CASE WHEN %s THEN %s::varchar ELSE email END, "
+    "msisdn = CASE WHEN %s THEN %s::varchar ELSE msisdn END, "
+    "attributes = CASE WHEN %s::text IS NULL THEN attributes "
+    "ELSE (COALESCE(attributes, '{}'::jsonb) || jsonb_strip_nulls(%s::jsonb)) "
+    "- %s::text[] END, "
+    "updated_at = %s WHERE id = %s"
+)
 
 
-_MERGE = {
-    "sqlite": (
-        "UPDATE users SET "
-        "email = CASE WHEN :set_email THEN :email ELSE email END, "
-        "msisdn = CASE WHEN :set_msisdn THEN :msisdn ELSE msisdn END, "
-        "attributes = CASE WHEN :patch IS NULL THEN attributes "
-        "ELSE json_patch(COALESCE(attributes, '{}'), :patch) END, "
-        "updated_at = :now WHERE id = :id"
-    ),
-    "postgresql": (
-        "UPDATE users SET "
-        "email = CASE WHEN :set_email THEN CAST(:email AS VARCHAR) ELSE email END, "
-        "msisdn = CASE WHEN :set_msisdn THEN CAST(:msisdn AS VARCHAR) ELSE msisdn END, "
-        "attributes = CASE WHEN CAST(:patch AS TEXT) IS NULL THEN attributes "
-        "ELSE (COALESCE(attributes, '{}'::jsonb) || jsonb_strip_nulls(CAST(:patch AS jsonb))) "
-        "- CAST(:removed AS TEXT[]) END, "
-        "updated_at = :now WHERE id = :id"
-    ),
-}
+def _json_default(value: object) -> object:
+    """What the JSON encoder cannot write itself: dates, datetimes, read-only mappings."""
+    if isinstance(value, dt.date):  # datetimes too: ISO 8601 with their offset
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not an attribute value")
 
 
-def _patch(row: ProfileRow) -> tuple[str | None, list[str]]:
-    """The row's attributes as a JSON merge patch, and the names it removes."""
-    if not row.attributes:
-        return None, []
-    patch = {name: to_json_value(value) for name, value in row.attributes.items()}
-    removed = [name for name, value in row.attributes.items() if value is None]
-    return json.dumps(patch, ensure_ascii=False, separators=(",", ":")), removed
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+
+def _patch(row: ProfileRow) -> str | None:
+    """The row's attributes as an RFC 7396 merge patch (``null`` removes)."""
+    return _JSON.encode(row.attributes) if row.attributes else None
+
+
+def _removed(row: ProfileRow) -> list[str]:
+    return [name for name, value in row.attributes.items() if value is None]
 
 
 def apply_profile_rows(
@@ -117,54 +148,47 @@ def apply_profile_rows(
     counts = ApplyCounts(rows=len(rows))
     if not rows:
         return counts
-    now = now or utcnow()
+    db = _Sql(session)
+    stamp = db.time(now or utcnow())
     wanted = list(dict.fromkeys(row.external_id for row in rows))
-    users = _user_ids(session, app_id, wanted)
+    users = _user_ids(db, app_id, wanted)
     missing = [ext for ext in wanted if ext not in users]
     if missing:
-        _insert_ignore(
-            session,
-            User.__table__,
-            [
-                {"app_id": app_id, "external_id": ext, "attributes": {}, "created_at": now,
-                 "updated_at": now}
-                for ext in missing
-            ],
-        )  # fmt: skip
-        created = _user_ids(session, app_id, missing)
+        db.many(
+            "INSERT INTO users (app_id, external_id, attributes, created_at, updated_at) "
+            "VALUES (?, ?, '{}', ?, ?) ON CONFLICT DO NOTHING",
+            [(app_id, ext, stamp, stamp) for ext in missing],
+        )
+        created = _user_ids(db, app_id, missing)
         counts.users_created = len(created)
         users.update(created)
-    dialect = session.get_bind().dialect.name
-    params = []
+    params: list[tuple[Any, ...]] = []
     for row in rows:
-        patch, removed = _patch(row)
-        params.append(
-            {
-                "id": users[row.external_id],
-                "set_email": row.email is not UNCHANGED,
-                "email": None if row.email is UNCHANGED else row.email,
-                "set_msisdn": row.msisdn is not UNCHANGED,
-                "msisdn": None if row.msisdn is UNCHANGED else row.msisdn,
-                "patch": patch,
-                "removed": removed,
-                "now": now,
-            }
-        )
-    if dialect != "postgresql":
-        for p in params:
-            del p["removed"]
-    merge = text(_MERGE["postgresql" if dialect == "postgresql" else "sqlite"])
-    session.execute(merge.bindparams(bindparam("now", type_=UtcDateTime())), params)
-    _link_devices(session, app_id, rows, users, now, counts)
+        patch = _patch(row)
+        email, msisdn = row.email, row.msisdn
+        set_email, set_msisdn = email is not UNCHANGED, msisdn is not UNCHANGED
+        identity = (
+            set_email, email if set_email else None, set_msisdn, msisdn if set_msisdn else None
+        )  # fmt: skip
+        if db.pg:
+            removed = _removed(row)
+            params.append((*identity, patch, patch, removed, stamp, users[row.external_id]))
+        else:
+            params.append((*identity, patch, patch, stamp, users[row.external_id]))
+    if db.pg:
+        db.connection.exec_driver_sql(_MERGE_PG, params)
+    else:
+        db.many(_MERGE_SQLITE, params)
+    _link_devices(db, app_id, rows, users, stamp, counts)
     return counts
 
 
 def _link_devices(
-    session: Session,
+    db: _Sql,
     app_id: int,
     rows: Sequence[ProfileRow],
     users: dict[str, int],
-    now: dt.datetime,
+    stamp: Any,
     counts: ApplyCounts,
 ) -> None:
     owner_of: dict[str, int] = {}
@@ -174,36 +198,37 @@ def _link_devices(
     if not owner_of:
         return
     tokens = list(owner_of)
-    existing: dict[str, tuple[int, int | None, TokenState]] = {}
+    existing: dict[str, tuple[int, int | None, str]] = {}
     for chunk in _chunks(tokens):
-        found = session.execute(
-            select(Device.token, Device.id, Device.user_id, Device.token_state).where(
-                Device.app_id == app_id, Device.token.in_(chunk)
-            )
+        found = db.rows(
+            "SELECT token, id, user_id, token_state FROM devices "  # noqa: S608 - placeholders
+            f"WHERE app_id = ? AND token IN ({db.marks(len(chunk))})",
+            [app_id, *chunk],
         )
         existing.update((tok, (did, uid, state)) for tok, did, uid, state in found)
     new = [
-        {
-            "app_id": app_id, "token": token, "platform": platform_of_token(token).value,
-            "user_id": owner, "token_state": TokenState.ACTIVE.value, "push_permission": True,
-            "installed_at": now, "updated_at": now,
-        }
+        (app_id, token, platform_of_token(token).value, owner, stamp, stamp)
         for token, owner in owner_of.items()
         if token not in existing
-    ]  # fmt: skip
-    _insert_ignore(session, Device.__table__, new)
+    ]
+    db.many(
+        "INSERT INTO devices (app_id, token, platform, user_id, token_state, push_permission, "
+        "installed_at, updated_at) VALUES (?, ?, ?, ?, 'active', TRUE, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        new,
+    )
     counts.devices_created = len(new)
+    active = TokenState.ACTIVE.value
     moves = [
-        {"d_id": did, "d_user": owner_of[token], "d_now": now}
+        (owner_of[token], stamp, did)
         for token, (did, uid, state) in existing.items()
-        if uid != owner_of[token] or state is not TokenState.ACTIVE
+        if uid != owner_of[token] or state != active
     ]
     counts.devices_moved = sum(
         1 for token, (_, uid, _) in existing.items() if uid != owner_of[token]
     )
-    if moves:
-        move = text(
-            "UPDATE devices SET user_id = :d_user, token_state = 'active', "
-            "uninstalled_at = NULL, updated_at = :d_now WHERE id = :d_id"
-        ).bindparams(bindparam("d_now", type_=UtcDateTime()))
-        session.execute(move, moves)
+    db.many(
+        "UPDATE devices SET user_id = ?, token_state = 'active', uninstalled_at = NULL, "
+        "updated_at = ? WHERE id = ?",
+        moves,
+    )
