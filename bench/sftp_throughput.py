@@ -82,6 +82,7 @@ class Run:
     seconds: float  # wall clock, connect to exit
     client_cpu: float  # sftp + ssh, user + system
     our_cpu: float  # this process (ftpush's server threads; ~0 while sshd serves)
+    loop_cpu: float = 0.0  # ftpush's event-loop thread alone (the one that limits it)
 
 
 def _cpu(who: int) -> float:
@@ -89,7 +90,9 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def sftp_upload(target: Target, data: Path, cipher: str, workdir: Path) -> Run:
+def sftp_upload(
+    target: Target, data: Path, cipher: str, workdir: Path, loop_clock: int | None = None
+) -> Run:
     """One ``sftp -b`` run that puts ``data`` (connect to exit), timed."""
     batch = workdir / "batch"
     batch.write_text(f"put {data} {target.remote_path}\n")
@@ -100,6 +103,7 @@ def sftp_upload(target: Target, data: Path, cipher: str, workdir: Path) -> Run:
         "-o", "LogLevel=ERROR", f"{target.user}@127.0.0.1",
     ]  # fmt: skip
     children, ours = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
+    loop_before = time.clock_gettime(loop_clock) if loop_clock is not None else 0.0
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
@@ -109,12 +113,16 @@ def sftp_upload(target: Target, data: Path, cipher: str, workdir: Path) -> Run:
         elapsed,
         _cpu(resource.RUSAGE_CHILDREN) - children,
         _cpu(resource.RUSAGE_SELF) - ours,
+        time.clock_gettime(loop_clock) - loop_before if loop_clock is not None else 0.0,
     )
 
 
 @contextmanager
-def ftpush_server(base: Path, profile: Path | None) -> Iterator[tuple[Target, Spool]]:
-    """ftpush's SFTP service on a free port, with one app and one key account."""
+def ftpush_server(base: Path, profile: Path | None) -> Iterator[tuple[Target, Spool, int]]:
+    """ftpush's SFTP service on a free port, with one app and one key account.
+
+    Yields the target, the spool and the CPU clock of the server's event-loop thread.
+    """
     settings = load_settings(data_dir=base / "data", environ={}, sftp={"port": 0})
     db = Database.open(settings)
     private, public = new_ed25519()
@@ -144,7 +152,9 @@ def ftpush_server(base: Path, profile: Path | None) -> Iterator[tuple[Target, Sp
     thread.start()
     asyncio.run_coroutine_threadsafe(service.start(), loop).result(30)
     try:
-        yield Target("ftpush", service.port, "bench", key, "/bench.csv"), spool
+        assert thread.ident is not None
+        clock = time.pthread_getcpuclockid(thread.ident)
+        yield Target("ftpush", service.port, "bench", key, "/bench.csv"), spool, clock
     finally:
         asyncio.run_coroutine_threadsafe(service.stop(), loop).result(60)
         asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(60)
@@ -186,16 +196,18 @@ def main() -> None:
         make_data(data, args.size_mib * MIB)
         runs: dict[str, list[Run]] = {"ftpush": [], "sshd": []}
         with (
-            ftpush_server(base / "ftpush", args.profile) as (ours, spool),
+            ftpush_server(base / "ftpush", args.profile) as (ours, spool, loop_clock),
             sshd_server(base) as theirs,
         ):
             for run in range(args.runs):
                 for target in (theirs, ours) if run % 2 else (ours, theirs):
-                    done = sftp_upload(target, data, args.cipher, base)
+                    clock = loop_clock if target is ours else None
+                    done = sftp_upload(target, data, args.cipher, base, clock)
                     runs[target.name].append(done)
                     print(
                         f"  run {run + 1} {target.name:<6} {done.seconds:7.2f} s"
-                        f"  client cpu {done.client_cpu:5.2f} s  ftpush cpu {done.our_cpu:5.2f} s",
+                        f"  client cpu {done.client_cpu:5.2f} s  ftpush cpu {done.our_cpu:5.2f} s"
+                        f" (loop {done.loop_cpu:5.2f} s)",
                         flush=True,
                     )
                     if target is ours:
@@ -218,7 +230,8 @@ def main() -> None:
         print(f"upload:  {args.size_mib} MiB, cipher {args.cipher}, {args.runs} runs each")
         print(f"ftpush:  median {ftpush_s:.2f} s  ({size / ftpush_s / MIB:.0f} MiB/s)")
         print(f"sshd:    median {sshd_s:.2f} s  ({size / sshd_s / MIB:.0f} MiB/s)")
-        print(f"ftpush server cpu: median {ftpush_cpu:.2f} s (all threads)")
+        loop_cpu = statistics.median(r.loop_cpu for r in runs["ftpush"])
+        print(f"ftpush server cpu: median {ftpush_cpu:.2f} s (all threads), loop {loop_cpu:.2f} s")
         load_after = os.getloadavg()[0]
         cpus = os.cpu_count()
         print(f"load average: {load_before:.2f} before, {load_after:.2f} after ({cpus} cpus)")
