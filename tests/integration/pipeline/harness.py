@@ -35,7 +35,7 @@ from ftpush.intake.spool import Origin, Spool
 from ftpush.jobs.runtime import JobRuntime
 from ftpush.models import ImportSource, MessageStatus, Platform
 from ftpush.pipeline.providers import configure_provider
-from ftpush.storage import Database, apps, ledger
+from ftpush.storage import Database, apps, imports, ledger
 from ftpush.storage.tables import Campaign, Device, Message, User
 from tests.peers.push_peer import PushPeer
 
@@ -122,16 +122,44 @@ class World:
             fh.writelines(write_push_csv(rows, header=True))
         return path
 
-    def drop(self, path: Path) -> int:
+    def drop(self, path: Path, folder: str = "", app: str = APP) -> int:
         """Hand the file over as an upload would; the import task goes on the queue."""
         runtime = JobRuntime(self.settings, self.db)
         spool = Spool(self.settings, self.db, on_received=runtime.queue.enqueue_import)
+        with self.db.transaction() as s:
+            app_id = apps.get_app(s, app).id
         try:
             with path.open("rb") as fh:
-                origin = Origin(self.app_id, APP, ImportSource.CLI, "test", None)
-                return spool.receive(origin, "", path.name, fh)
+                origin = Origin(app_id, app, ImportSource.CLI, "test", None)
+                return spool.receive(origin, folder, path.name, fh)
         finally:
             spool.close()
+
+    def checkpoint(self, import_id: int) -> int:
+        with self.db.transaction() as s:
+            return imports.get_import(s, import_id).checkpoint_line
+
+    def import_status(self, import_id: int) -> str:
+        with self.db.transaction() as s:
+            return str(imports.get_import(s, import_id).status)
+
+    def profiles(self, app: str) -> dict[str, Any]:
+        """Every user of the app with identity, attributes and device tokens."""
+        with self.db.transaction() as s:
+            app_id = apps.get_app(s, app).id
+            found: dict[str, Any] = {
+                u.external_id: [u.email, u.msisdn, u.attributes, []]
+                for u in s.scalars(select(User).where(User.app_id == app_id))
+            }
+            owners = s.execute(
+                select(Device.token, User.external_id)
+                .join(User, User.id == Device.user_id)
+                .where(Device.app_id == app_id)
+                .order_by(Device.token)
+            )
+            for token, ext in owners:
+                found[ext][3].append(token)
+        return found
 
     # --- workers ------------------------------------------------------------------------
 

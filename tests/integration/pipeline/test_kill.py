@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from ftpush.pipeline.imports import ImportProcessor
+from ftpush.storage import apps, attributes
 from tests.conftest import PgServer
 from tests.integration.pipeline.harness import World, wait_until
 from tests.peers.push_peer import PushPeer, running_push_peer
@@ -138,3 +140,54 @@ def test_two_workers_on_postgresql_and_redis_one_killed(
         world.close()
     assert len(kills) >= min(KILLS, 5)
     _check(report, len(kills))
+
+
+PROFILE_LINES = int(os.environ.get("FTPUSH_KILL_PROFILE_LINES", "60000"))
+
+
+def test_a_profile_import_killed_three_times_ends_as_an_uninterrupted_one(
+    tmp_path: Path, peer: PushPeer
+) -> None:
+    """Issue 6: SIGKILL mid-file at ≥ 3 points; the resumed import equals a clean run."""
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    world = World(tmp_path, peer, {"FTPUSH_PUSH__BATCH_SIZE": "250"})  # 1000-line batches
+    try:
+        with world.db.transaction() as s:
+            apps.create_app(s, key="other")
+            for app in ("demo", "other"):
+                attributes.declare_attribute(s, app_key=app, name="n", type_="integer")
+                attributes.declare_attribute(s, app_key=app, name="tier", type_="string")
+        # Users and tokens repeat, so the order of application matters: a replay out of
+        # order or a lost batch would leave different values and owners.
+        lines = "".join(
+            f"u{i % 20000}~{'' if i % 3 else f'm{i}@example.com'}~tok-{i % 15000}~{i}~"
+            f"{'null' if i % 11 == 0 else f't{i % 7}'}\n"
+            for i in range(PROFILE_LINES)
+        )
+        path = tmp_path / "users.txt"
+        path.write_text("~~~extID~email~device token~n~tier\n" + lines)
+        import_id = world.drop(path, "Profile")
+        proc = world.start_worker(threads=THREADS)
+        kills: list[int] = []  # the checkpoint line at each kill
+        while len(kills) < 3 and world.import_status(import_id) != "done":
+            # kill only while the worker is writing batches: after its checkpoint moved
+            last = world.checkpoint(import_id)
+            wait_until(lambda last=last: world.checkpoint(import_id) > last, 120, "progress")
+            time.sleep(rng.uniform(0.0, 0.3))
+            world.kill(proc)
+            kills.append(world.checkpoint(import_id))
+            proc = world.start_worker(threads=THREADS)
+        wait_until(lambda: world.import_status(import_id) == "done", 300, "the import to finish")
+        world.stop(proc)
+        reference = world.drop(path, "Profile", app="other")
+        ImportProcessor(world.settings, world.db).process(reference)
+        killed, clean = world.profiles("demo"), world.profiles("other")
+    finally:
+        world.close()
+    print(f"\nPROFILE KILL TEST seed={seed} killed at lines {kills}, users={len(killed)}")
+    assert len(kills) == 3
+    assert all(line > 0 for line in kills)
+    assert kills[0] < PROFILE_LINES  # the first kill at least was mid-file
+    assert len(killed) == 20000
+    assert killed == clean
