@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))  # for tests.peers (ftpush itself is installed in 
 from tests.peers._common import new_ed25519, write_private  # noqa: E402
 from tests.peers.sshd import SshdPeer  # noqa: E402
 
+from ftpush.cli.serve import loop_factory  # noqa: E402
 from ftpush.config import load_settings  # noqa: E402
 from ftpush.crypto import ensure_ssh_host_key  # noqa: E402
 from ftpush.intake.access import Gatekeeper  # noqa: E402
@@ -118,12 +119,16 @@ def sftp_upload(
 
 
 @contextmanager
-def ftpush_server(base: Path, profile: Path | None) -> Iterator[tuple[Target, Spool, int]]:
+def ftpush_server(
+    base: Path, profile: Path | None, event_loop: str = "auto"
+) -> Iterator[tuple[Target, Spool, int]]:
     """ftpush's SFTP service on a free port, with one app and one key account.
 
     Yields the target, the spool and the CPU clock of the server's event-loop thread.
     """
-    settings = load_settings(data_dir=base / "data", environ={}, sftp={"port": 0})
+    settings = load_settings(
+        data_dir=base / "data", environ={}, sftp={"port": 0}, event_loop=event_loop
+    )
     db = Database.open(settings)
     private, public = new_ed25519()
     key = base / "client_key"
@@ -138,7 +143,9 @@ def ftpush_server(base: Path, profile: Path | None) -> Iterator[tuple[Target, Sp
     host_key = base / "ssh_host_ed25519_key"
     ensure_ssh_host_key(host_key)
     service = SftpService(settings, gate, spool, host_key)
-    loop = asyncio.new_event_loop()
+    factory = loop_factory(settings)  # what `ftpush serve` runs on
+    loop = factory() if factory is not None else asyncio.new_event_loop()
+    print(f"ftpush event loop: {type(loop).__module__.split('.')[0]}")
     profiler = cProfile.Profile() if profile else None
 
     def run_loop() -> None:
@@ -186,6 +193,10 @@ def main() -> None:
     parser.add_argument("--cipher", default="aes128-gcm@openssh.com", help="ssh -c, both sides")
     parser.add_argument("--profile", type=Path, help="write a cProfile of ftpush's server thread")
     parser.add_argument("--tmp", type=Path, help="where the data file and servers live")
+    parser.add_argument(
+        "--loop", choices=["auto", "uvloop", "asyncio"], default="auto",
+        help="ftpush's event loop (event_loop setting; auto = uvloop when installed)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
@@ -196,7 +207,7 @@ def main() -> None:
         make_data(data, args.size_mib * MIB)
         runs: dict[str, list[Run]] = {"ftpush": [], "sshd": []}
         with (
-            ftpush_server(base / "ftpush", args.profile) as (ours, spool, loop_clock),
+            ftpush_server(base / "ftpush", args.profile, args.loop) as (ours, spool, loop_clock),
             sshd_server(base) as theirs,
         ):
             for run in range(args.runs):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from typing import Protocol
 
 import click
@@ -18,6 +19,7 @@ from ftpush import __version__, datadir, logs
 from ftpush.cli.context import CliContext, pass_cli
 from ftpush.config import Settings
 from ftpush.crypto import SecretBox
+from ftpush.errors import ConfigError
 from ftpush.intake.access import Gatekeeper
 from ftpush.intake.ftp import FtpService
 from ftpush.intake.poller import Poller
@@ -63,6 +65,27 @@ def with_overrides(
             "ftp": section(settings.ftp, host=host, port=ftp_port),
         }
     )
+
+
+def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop ``event_loop`` asks for; None means asyncio's default."""
+    if settings.event_loop == "asyncio":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415 - optional: not on every platform
+    except ImportError:
+        if settings.event_loop == "uvloop":
+            raise ConfigError("event_loop = uvloop, but uvloop is not installed") from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run_services(settings: Settings, services: list[Service], banner: list[str]) -> None:
+    """Run the services on the configured event loop until SIGINT/SIGTERM."""
+    with asyncio.Runner(loop_factory=loop_factory(settings)) as runner:
+        loop = type(runner.get_loop()).__module__.split(".")[0]
+        runner.run(supervise(services, [*banner, f"  loop     {loop}"]))
 
 
 async def supervise(services: list[Service], banner: list[str]) -> None:
@@ -139,7 +162,7 @@ def command(
             f"  ssh host key {info.ssh_host_public.split()[0]} in {info.ssh_host_key}",
             f"  tls certificate {info.tls_cert}",
         ]
-        asyncio.run(supervise(services, banner))
+        run_services(settings, services, banner)
     finally:
         spool.close()
         db.close()

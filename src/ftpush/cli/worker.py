@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 from ftpush import __version__, logs
 from ftpush.cli.context import CliContext, pass_cli
-from ftpush.cli.serve import Service, supervise
+from ftpush.cli.serve import Service, run_services
 from ftpush.jobs.runtime import JobRuntime, Sweeper, WorkerService
 
 
@@ -39,4 +37,4 @@ def command(obj: CliContext, threads: int | None, drain: bool) -> None:
         WorkerService(runtime, threads or settings.queue.workers),
         Sweeper(obj.db, runtime.queue, interval=settings.queue.sweep_seconds),
     ]
-    asyncio.run(supervise(services, [f"ftpush {__version__} worker"]))
+    run_services(settings, services, [f"ftpush {__version__} worker"])
