@@ -137,7 +137,7 @@ class Sweeper:
     def sweep(self) -> tuple[list[int], list[int]]:
         """One pass: (import ids, campaign ids) enqueued again."""
         now = utcnow()
-        with self._db.transaction() as session:
+        with self._db.read() as session:
             files = imports.unfinished_imports(session, now)
             campaigns = ledger.campaigns_with_due_messages(session, now)
         for import_id in files:

@@ -248,20 +248,19 @@ class ImportProcessor:
         lines: list[LineInput],
         run: _Run,
     ) -> None:
+        # Resolving users and devices and building the rows only reads: it runs outside
+        # the write transaction, which then holds SQLite's lock just for the inserts
+        # (the dispatcher claims and commits between our batches).
+        with self.db.read() as session:
+            plan = ledger.plan_lines(
+                session, campaign_id or 0, app.id, lines, inbox=app.inbox_enabled
+            )
         with self.db.transaction() as session:
             if campaign_id is None:  # dry run: resolve only
-                users = ledger.resolve_users(session, app.id, [ln.external_id for ln in lines])
-                devices = ledger.push_devices(session, users.values())
-                for ln in lines:
-                    user_id = users.get(ln.external_id)
-                    if user_id is None:
-                        run.unknown_user += 1
-                    elif not devices.get(user_id):
-                        run.no_device += 1
+                run.unknown_user += plan.counts.unknown_user
+                run.no_device += plan.counts.no_device
             else:
-                campaign = session.get(Campaign, campaign_id)
-                assert campaign is not None
-                ledger.write_lines(session, campaign, app, lines)
+                ledger.insert_plan(session, plan)
             self._checkpoint(session, row, lines[-1].line)
 
     # --- endings ---------------------------------------------------------------

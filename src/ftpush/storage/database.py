@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ftpush.config import Settings
 from ftpush.errors import StorageError
 from ftpush.storage import migrate
-from ftpush.storage.engine import make_engine, make_session_factory
+from ftpush.storage.engine import READ_ONLY, make_engine, make_session_factory
 
 
 class Database:
@@ -28,6 +28,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions: sessionmaker[Session] = make_session_factory(engine)
+        self._readers: sessionmaker[Session] = make_session_factory(
+            engine.execution_options(**{READ_ONLY: True})
+        )
 
     @classmethod
     def open(cls, settings: Settings, *, upgrade: bool | None = None) -> Database:
@@ -50,6 +53,18 @@ class Database:
         """A session committed on success, rolled back on any error."""
         try:
             with self.sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StorageError(f"database error: {exc.orig or exc}") from None
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only: on SQLite it does not take the write lock.
+
+        Anything written in it is rolled back at the end.
+        """
+        try:
+            with self._readers() as session:  # closing it rolls back
                 yield session
         except OperationalError as exc:
             raise StorageError(f"database error: {exc.orig or exc}") from None

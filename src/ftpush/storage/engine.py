@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from ftpush.config import Settings
 from ftpush.errors import ConfigError
 
+READ_ONLY = "ftpush_read_only"  # execution option of Database.read() sessions
+
 
 def normalise_url(url: str) -> str:
     """Pick psycopg 3 for plain ``postgresql://`` URLs (SQLAlchemy defaults to psycopg2)."""
@@ -91,7 +93,12 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front, so two writers queue on the busy
         # timeout instead of failing with "database is locked" on lock upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (Database.read) begin DEFERRED: under WAL they never wait for a writer
+        # and never hold the lock writers queue for.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

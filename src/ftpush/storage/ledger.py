@@ -177,6 +177,95 @@ class WriteCounts:
     inbox: int = 0
 
 
+@dataclass
+class LinePlan:
+    """The rows some accepted lines become; built from reads, inserted later."""
+
+    counts: WriteCounts
+    line_rows: list[dict[str, Any]]
+    inbox_rows: list[dict[str, Any]]
+    message_rows: list[dict[str, Any]]
+
+
+def plan_lines(
+    session: Session,
+    campaign_id: int,
+    app_id: int,
+    lines: Sequence[LineInput],
+    *,
+    inbox: bool,
+) -> LinePlan:
+    """Resolve users and devices and build the ledger rows; only reads.
+
+    On SQLite this runs in a read session (``Database.read``), so the write lock is
+    held only for :func:`insert_plan`, not while Python builds the rows.
+    """
+    counts = WriteCounts(lines=len(lines))
+    users = resolve_users(session, app_id, [ln.external_id for ln in lines])
+    devices = push_devices(session, users.values())
+    now = utcnow()
+    line_rows, inbox_rows, message_rows = [], [], []
+    pending, active = MessageStatus.PENDING.value, InboxStatus.UNREAD.value
+    for ln in lines:
+        user_id = users.get(ln.external_id)
+        user_devices = devices.get(user_id, []) if user_id is not None else []
+        outcome = None
+        if user_id is None:
+            outcome = "unknown_user"
+            counts.unknown_user += 1
+        elif not user_devices:
+            outcome = "no_device"
+            counts.no_device += 1
+        line_rows.append(
+            {
+                "campaign_id": campaign_id,
+                "line_no": ln.line,
+                "external_id": ln.external_id,
+                "user_id": user_id,
+                "text": ln.text,
+                "deeplink": ln.deeplink,
+                "outcome": outcome,
+            }
+        )
+        if user_id is not None and inbox:
+            inbox_rows.append(
+                {
+                    "app_id": app_id,
+                    "user_id": user_id,
+                    "campaign_id": campaign_id,
+                    "line_no": ln.line,
+                    "text": ln.text,
+                    "deeplink": ln.deeplink,
+                    "status": active,
+                    "created_at": now,
+                }
+            )
+        for device_id, platform in user_devices:
+            message_rows.append(
+                {
+                    "campaign_id": campaign_id,
+                    "line_no": ln.line,
+                    "device_id": device_id,
+                    "user_id": user_id,
+                    "platform": Platform(platform).value,
+                    "status": pending,
+                    "attempt": 0,
+                    "created_at": now,
+                }
+            )
+    counts.messages = len(message_rows)
+    counts.inbox = len(inbox_rows)
+    return LinePlan(counts, line_rows, inbox_rows, message_rows)
+
+
+def insert_plan(session: Session, plan: LinePlan) -> WriteCounts:
+    """Insert planned rows; rows already there (a re-run) are left as they are."""
+    _insert(session, CampaignLine.__table__, plan.line_rows)
+    _insert(session, InboxEntry.__table__, plan.inbox_rows)
+    _insert(session, Message.__table__, plan.message_rows)
+    return plan.counts
+
+
 def write_lines(
     session: Session,
     campaign: Campaign,
@@ -190,64 +279,7 @@ def write_lines(
     ``inbox`` overrides the app's Inbox switch (a transactional send may skip it).
     """
     with_inbox = app.inbox_enabled if inbox is None else inbox
-    counts = WriteCounts(lines=len(lines))
-    users = resolve_users(session, app.id, [ln.external_id for ln in lines])
-    devices = push_devices(session, users.values())
-    now = utcnow()
-    line_rows, inbox_rows, message_rows = [], [], []
-    for ln in lines:
-        user_id = users.get(ln.external_id)
-        user_devices = devices.get(user_id, []) if user_id is not None else []
-        outcome = None
-        if user_id is None:
-            outcome = "unknown_user"
-            counts.unknown_user += 1
-        elif not user_devices:
-            outcome = "no_device"
-            counts.no_device += 1
-        line_rows.append(
-            {
-                "campaign_id": campaign.id,
-                "line_no": ln.line,
-                "external_id": ln.external_id,
-                "user_id": user_id,
-                "text": ln.text,
-                "deeplink": ln.deeplink,
-                "outcome": outcome,
-            }
-        )
-        if user_id is not None and with_inbox:
-            inbox_rows.append(
-                {
-                    "app_id": app.id,
-                    "user_id": user_id,
-                    "campaign_id": campaign.id,
-                    "line_no": ln.line,
-                    "text": ln.text,
-                    "deeplink": ln.deeplink,
-                    "status": InboxStatus.UNREAD.value,
-                    "created_at": now,
-                }
-            )
-        for device_id, platform in user_devices:
-            message_rows.append(
-                {
-                    "campaign_id": campaign.id,
-                    "line_no": ln.line,
-                    "device_id": device_id,
-                    "user_id": user_id,
-                    "platform": Platform(platform).value,
-                    "status": MessageStatus.PENDING.value,
-                    "attempt": 0,
-                    "created_at": now,
-                }
-            )
-    _insert(session, CampaignLine.__table__, line_rows)
-    _insert(session, InboxEntry.__table__, inbox_rows)
-    _insert(session, Message.__table__, message_rows)
-    counts.messages = len(message_rows)
-    counts.inbox = len(inbox_rows)
-    return counts
+    return insert_plan(session, plan_lines(session, campaign.id, app.id, lines, inbox=with_inbox))
 
 
 def line_outcomes(session: Session, campaign_id: int) -> dict[str, int]:

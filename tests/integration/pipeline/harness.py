@@ -136,16 +136,16 @@ class World:
             spool.close()
 
     def checkpoint(self, import_id: int) -> int:
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             return imports.get_import(s, import_id).checkpoint_line
 
     def import_status(self, import_id: int) -> str:
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             return str(imports.get_import(s, import_id).status)
 
     def profiles(self, app: str) -> dict[str, Any]:
         """Every user of the app with identity, attributes and device tokens."""
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             app_id = apps.get_app(s, app).id
             found: dict[str, Any] = {
                 u.external_id: [u.email, u.msisdn, u.attributes, []]
@@ -188,7 +188,7 @@ class World:
     # --- what happened ------------------------------------------------------------------
 
     def campaign(self) -> Campaign | None:
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             campaign = s.scalar(select(Campaign).where(Campaign.app_id == self.app_id))
             if campaign is not None:
                 s.expunge(campaign)
@@ -198,10 +198,10 @@ class World:
         campaign = self.campaign()
         if campaign is None:
             return {}
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             return ledger.campaign_figures(s, campaign.id)
 
     def sent_keys(self) -> int:
-        with self.db.transaction() as s:
+        with self.db.read() as s:
             return len(s.scalars(select(Message.id).where(Message.status == MessageStatus.SENT))
                        .all())  # fmt: skip
