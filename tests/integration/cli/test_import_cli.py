@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ftpush.cli.imports import default_folder
+from tests.conftest import SAMPLES
 from tests.integration.cli.conftest import Ftpush
 
 IOS = "ab" * 32
@@ -148,3 +149,22 @@ def test_campaign_send(demo: Ftpush) -> None:
     assert "1 users, 2 messages" in queued
     assert "deeplink" in demo.fails("campaign", "send", "--app", "demo", "--to", "u1",
                                     "--text", "x", "--deeplink", "nope").err  # fmt: skip
+
+
+def test_import_a_profile_file(demo: Ftpush, tmp_path: Path) -> None:
+    demo("attribute", "add", "--app", "demo", "attribute1", "string")
+    demo("attribute", "add", "--app", "demo", "attribute2", "integer")
+    folder = tmp_path / "Profile"
+    folder.mkdir()
+    file = folder / "profile.txt"
+    file.write_bytes((SAMPLES / "Profile" / "profile.txt").read_bytes())
+    data = demo("import", str(file), "--app", "demo", "--json").json()
+    assert (data["folder"], data["kind"], data["status"]) == ("Profile", "profile", "done")
+    assert data["counts"]["users_created"] == 2
+    user = demo("user", "show", "--app", "demo", "12345", "--json").json()
+    assert user["attributes"] == {"attribute1": "example data", "attribute2": 25}
+    assert "token123" in [d["token"] for d in user["devices"]]
+    undeclared = tmp_path / "Profile" / "other.txt"
+    undeclared.write_bytes(b"~~~extID~email~device token~shoe\n1~~~42\n")
+    run = demo.fails("import", str(undeclared), "--app", "demo")
+    assert "unknown_attribute" in run.out
