@@ -146,7 +146,8 @@ def sqlite_baseline(root: Path, path: Path) -> float:
 def pg_baseline(url: str, path: Path) -> float:
     import psycopg  # noqa: PLC0415 - only with --pg
 
-    conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+    # autocommit: each conn.transaction() below is a real transaction (ON COMMIT DELETE ROWS)
+    conn = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
     app_id = conn.execute("SELECT id FROM apps WHERE key = 'demo'").fetchone()[0]  # type: ignore[index]
     now = dt.datetime.now(dt.UTC)
     spent = 0.0
