@@ -79,6 +79,11 @@ class WebSettings(Section):
         ge=1024,
         description="Largest HTTP request body accepted (file uploads included).",
     )
+    max_json_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest JSON request body accepted by the API.",
+    )
 
 
 class SftpSettings(Section):

@@ -12,7 +12,7 @@ from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, p
 from ftpush.crypto import SecretBox
 from ftpush.pipeline.providers import configure_provider, describe_providers
 from ftpush.push.factory import PROVIDER_KINDS
-from ftpush.storage import apps, push_providers
+from ftpush.storage import api_keys, apps, push_providers
 from ftpush.storage.tables import App
 
 
@@ -242,3 +242,62 @@ def set_(
     else:
         for field, value in data.items():
             click.echo(f"{field + ':':<15} {value}")
+
+
+# --- API keys ------------------------------------------------------------------------
+
+
+@command.group("api-key")
+def api_key() -> None:
+    """REST API keys of an app (shown once, stored hashed)."""
+
+
+@api_key.command("create")
+@click.argument("key")
+@click.option("--name", required=True, help="What the key is for (e.g. 'backend').")
+@json_option
+@pass_cli
+def api_key_create(obj: CliContext, key: str, name: str, as_json: bool) -> None:
+    """Create an API key for app KEY; it is printed once and never again."""
+    with obj.session() as session:
+        row, secret = api_keys.create_api_key(session, key, name)
+        data = {"app": key, "name": row.name, "prefix": row.prefix, "key": secret}
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"API key {row.prefix} ({name}) for app {key}:")
+        click.echo(f"  {secret}")
+        click.echo("store it now: it is kept only as a hash and cannot be shown again")
+
+
+@api_key.command("list")
+@click.argument("key")
+@json_option
+@pass_cli
+def api_key_list(obj: CliContext, key: str, as_json: bool) -> None:
+    """App KEY's API keys (prefixes only)."""
+    with obj.session() as session:
+        rows = [
+            {
+                "prefix": r.prefix,
+                "name": r.name,
+                "created_at": r.created_at.isoformat(),
+                "last_used_at": r.last_used_at.isoformat() if r.last_used_at else None,
+                "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            }
+            for r in api_keys.list_api_keys(session, key)
+        ]
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_table(rows, ["prefix", "name", "created_at", "last_used_at", "revoked_at"])
+
+
+@api_key.command("revoke")
+@click.argument("prefix")
+@pass_cli
+def api_key_revoke(obj: CliContext, prefix: str) -> None:
+    """Revoke the API key with this PREFIX; requests with it are refused at once."""
+    with obj.session() as session:
+        api_keys.revoke_api_key(session, prefix)
+    click.echo(f"API key {prefix} revoked")

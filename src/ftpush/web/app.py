@@ -18,6 +18,9 @@ from ftpush import __version__
 from ftpush.config import Settings
 from ftpush.storage import Database
 from ftpush.storage.database import ping
+from ftpush.web import errors
+from ftpush.web.api import api_router
+from ftpush.web.limits import BodyLimit
 
 
 def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
@@ -42,6 +45,13 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(
+        BodyLimit,
+        json_bytes=settings.web.max_json_bytes,
+        upload_bytes=settings.web.max_request_bytes,
+    )
+    app.include_router(api_router())
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     def healthz() -> JSONResponse:

@@ -66,3 +66,20 @@ def test_bad_provider_settings_are_refused(ftpush: Ftpush, tmp_path: Path) -> No
     )
     assert ftpush("app", "providers", "demo", "--json").json() == []
     assert "does not exist" in ftpush.fails("app", "set-provider", "nosuch", "log").err
+
+
+def test_api_keys_are_shown_once_and_revocable(ftpush: Ftpush) -> None:
+    ftpush("app", "create", "demo")
+    made = ftpush("app", "api-key", "create", "demo", "--name", "backend", "--json").json()
+    assert made["key"].startswith(f"ftp_{made['prefix']}_")
+    listed = ftpush("app", "api-key", "list", "demo", "--json").json()
+    assert [(k["prefix"], k["name"], k["revoked_at"]) for k in listed] == [
+        (made["prefix"], "backend", None)
+    ]
+    assert made["key"] not in ftpush("app", "api-key", "list", "demo").out
+    text = ftpush("app", "api-key", "create", "demo", "--name", "panel").out
+    assert "cannot be shown again" in text
+    ftpush("app", "api-key", "revoke", made["prefix"])
+    assert ftpush("app", "api-key", "list", "demo", "--json").json()[0]["revoked_at"]
+    assert "does not exist" in ftpush.fails("app", "api-key", "revoke", "nope").err
+    assert "name" in ftpush.fails("app", "api-key", "create", "demo", "--name", " ").err

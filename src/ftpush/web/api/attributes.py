@@ -1,0 +1,7 @@
+"""`/attributes`: Declared profile attributes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/attributes", tags=["attributes"])
