@@ -134,3 +134,24 @@ def profile(session: Session, app_key: str, external_id: str, *, inbox_limit: in
         .limit(inbox_limit)
     ).all()
     return Profile(user, devices, inbox)
+
+
+def user_devices(session: Session, user_id: int) -> Sequence[Device]:
+    """The user's devices, oldest first (active and uninstalled)."""
+    return session.scalars(
+        select(Device).where(Device.user_id == user_id).order_by(Device.id)
+    ).all()
+
+
+def external_id_of(session: Session, user_id: int | None) -> str | None:
+    """The external ID of a user id (None for None or a user that is gone)."""
+    if user_id is None:
+        return None
+    return session.scalar(select(User.external_id).where(User.id == user_id))
+
+
+def find_user(session: Session, app_id: int, external_id: str) -> User | None:
+    """The app's user with this external ID, or None."""
+    return session.scalar(
+        select(User).where(User.app_id == app_id, User.external_id == external_id)
+    )
