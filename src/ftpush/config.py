@@ -79,6 +79,10 @@ class WebSettings(Section):
         ge=1024,
         description="Largest HTTP request body accepted (file uploads included).",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that lets non-loopback clients read /metrics (deny when empty).",
+    )
     max_json_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftpush import telemetry
 from ftpush.config import Settings
 from ftpush.crypto import hash_password, verify_password
 from ftpush.errors import PermissionDenied
@@ -282,11 +283,14 @@ class Gatekeeper:
 
     def _count_failure(self, username: str | None, address: str, reason: str) -> None:
         self.failed_logins += 1
+        telemetry.LOGIN_FAILURES.labels(kind="credentials").inc()
         banned = self.bans.record_failure(address)
         log.warning("login refused: user=%r from %s: %s", username, address, reason)
         if banned:
+            telemetry.BANS.inc()
             log.warning("banned %s after repeated failed logins", address)
 
     def _refuse(self, address: str, username: str | None, reason: str) -> AccessDenied:
+        telemetry.LOGIN_FAILURES.labels(kind="refused").inc()
         log.warning("connection refused: user=%r from %s: %s", username, address, reason)
         return AccessDenied(reason)

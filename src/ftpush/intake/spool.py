@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ftpush import telemetry
 from ftpush.config import Settings
 from ftpush.errors import FileTooLarge, InvalidInput, NotFound, NotUtf8, PermissionDenied
 from ftpush.intake.access import Principal
@@ -401,6 +402,8 @@ class Spool:
             archive_file(self.settings, app_key, data_path, import_id)
             self._write_result(app_key, document_for(row))
         meta_path.unlink(missing_ok=True)
+        if recorded.created:
+            telemetry.FILES_RECEIVED.labels(source=meta.source).inc()
         if status is ImportStatus.RECEIVED and recorded.created and self.on_received:
             self.on_received(import_id)
         return import_id

@@ -18,7 +18,7 @@ from ftpush import __version__
 from ftpush.config import Settings
 from ftpush.storage import Database
 from ftpush.storage.database import ping
-from ftpush.web import errors
+from ftpush.web import errors, metrics
 from ftpush.web.api import api_router
 from ftpush.web.limits import BodyLimit
 
@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         upload_bytes=settings.web.max_request_bytes,
     )
     app.include_router(api_router())
+    app.include_router(metrics.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
     def healthz() -> JSONResponse:
