@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ftpush.errors import (
@@ -57,6 +58,42 @@ _TITLES = {
     422: ("invalid-input", "Invalid input"),
     429: ("too-many-requests", "Too many requests"),
     503: ("unavailable", "Service unavailable"),
+}
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every API error is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    code: str | None = None
+    errors: list[FieldError] | None = None
+
+
+def _described(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "model": Problem,
+    }
+
+
+# Declared on every API route, so the OpenAPI document tells the truth about errors
+# (and FastAPI's own 422 schema, which our handler never sends, is not advertised).
+API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _described("No API key, or an unknown or revoked one"),
+    404: _described("Not found (or another app's)"),
+    413: _described("The request body is too large"),
+    422: _described("Invalid input; `field` names what is wrong"),
+    503: _described("The database is unavailable"),
 }
 
 
