@@ -7,6 +7,7 @@ A body over the limit gets 413 as soon as the limit is crossed — never buffere
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,28 +37,35 @@ class BodyLimit:
             await _too_large(send, limit)
             return
         seen = 0
-        started = False
+        exceeded = False
+        answered = False
 
         async def limited() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise BodyTooLarge
             return message
 
         async def watch(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+            # Whatever the app answers once the body went over the limit (a parse
+            # error, typically) is replaced by the 413.
+            nonlocal answered
+            if answered:
+                return
+            if exceeded and message["type"] == "http.response.start":
+                answered = True
+                await _too_large(send, limit)
+                return
             await send(message)
 
-        try:
+        with contextlib.suppress(BodyTooLarge):  # the app did not catch it: answer below
             await self.app(scope, limited, watch)
-        except BodyTooLarge:
-            if not started:
-                await _too_large(send, limit)
+        if exceeded and not answered:
+            await _too_large(send, limit)
 
 
 async def _too_large(send: Send, limit: int) -> None:
