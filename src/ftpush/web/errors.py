@@ -90,6 +90,7 @@ def _described(description: str) -> dict[str, Any]:
 # (and FastAPI's own 422 schema, which our handler never sends, is not advertised).
 API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _described("No API key, or an unknown or revoked one"),
+    403: _described("Not allowed"),
     404: _described("Not found (or another app's)"),
     413: _described("The request body is too large"),
     422: _described("Invalid input; `field` names what is wrong"),

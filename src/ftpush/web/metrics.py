@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 from ftpush.config import Settings
 from ftpush.jobs.queue import make_huey
 from ftpush.storage import Database, stats
-from ftpush.web.errors import problem
+from ftpush.web.errors import API_ERROR_RESPONSES, problem
 
 router = APIRouter(tags=["operations"])
 
@@ -80,7 +80,12 @@ def _allowed(request: Request, settings: Settings) -> bool:
         return False
 
 
-@router.get("/metrics", summary="Prometheus metrics (loopback, or the metrics token)")
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (loopback, or the metrics token)",
+    response_class=PlainTextResponse,
+    responses={403: API_ERROR_RESPONSES[403]},
+)
 def metrics(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     if not _allowed(request, settings):
@@ -91,4 +96,4 @@ def metrics(request: Request) -> Response:
         registry.register(LedgerCollector(request.app.state.db, settings))
         request.app.state.metrics_registry = registry
     body = generate_latest(REGISTRY) + generate_latest(registry)
-    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+    return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
