@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from ftpush.errors import NotFound
 from ftpush.models import ImportKind, ImportSource, ImportStatus
 from ftpush.storage.apps import get_app
-from ftpush.storage.tables import ImportFile
+from ftpush.storage.tables import Campaign, ImportFile
 from ftpush.storage.types import utcnow
 
 # A file whose content equals one of these (same app, within the window) is a duplicate.
@@ -153,6 +153,18 @@ def list_imports(
     if before_id is not None:
         query = query.where(ImportFile.id < before_id)
     return session.scalars(query.order_by(ImportFile.id.desc()).limit(limit)).all()
+
+
+def campaign_msg_ids(session: Session, import_ids: Sequence[int]) -> dict[int, str]:
+    """The msg_id of each of these push files' campaigns (files without one are absent)."""
+    if not import_ids:
+        return {}
+    rows = session.execute(
+        select(Campaign.import_file_id, Campaign.msg_id).where(
+            Campaign.import_file_id.in_(list(import_ids))
+        )
+    )
+    return {file_id: msg_id for file_id, msg_id in rows if file_id is not None}
 
 
 def recorded_spool_paths(session: Session, paths: Sequence[str]) -> set[str]:
