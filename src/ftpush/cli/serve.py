@@ -24,12 +24,14 @@ from ftpush.intake.access import Gatekeeper
 from ftpush.intake.ftp import FtpService
 from ftpush.intake.poller import Poller
 from ftpush.intake.sftp import SftpService
-from ftpush.intake.spool import Spool
+from ftpush.intake.spool import Origin, Spool
 from ftpush.jobs.housekeeping import Housekeeping
 from ftpush.jobs.runtime import JobRuntime, Sweeper, WorkerService
+from ftpush.models import ImportSource
 from ftpush.storage import Database
 from ftpush.web import create_app
 from ftpush.web.server import WebServer
+from ftpush.web.services import Upload
 
 log = logging.getLogger("ftpush.serve")
 
@@ -142,9 +144,16 @@ def command(
         spool.recover()
         box = SecretBox.from_keys_dir(settings.keys_dir)
         gate = Gatekeeper(db, settings)
-        services: list[Service] = [
-            WebServer(create_app(settings, db=db), settings.web.host, settings.web.port)
-        ]
+
+        def receive_upload(upload: Upload) -> int:  # POST /api/v1/imports → the spool
+            origin = Origin(
+                upload.app_id, upload.app_key, ImportSource.API, upload.received_by,
+                upload.remote_addr,
+            )  # fmt: skip
+            return spool.receive(origin, upload.folder, upload.name, upload.source)
+
+        web = create_app(settings, db=db, queue=runtime.queue, receive_upload=receive_upload)
+        services: list[Service] = [WebServer(web, settings.web.host, settings.web.port)]
         if settings.sftp.enabled:
             services.append(SftpService(settings, gate, spool, info.ssh_host_key))
         if settings.ftp.enabled:

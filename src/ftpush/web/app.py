@@ -16,15 +16,27 @@ from fastapi.responses import JSONResponse
 
 from ftpush import __version__
 from ftpush.config import Settings
+from ftpush.jobs.queue import TaskQueue
 from ftpush.storage import Database
 from ftpush.storage.database import ping
-from ftpush.web import errors, metrics
+from ftpush.web import errors, metrics, services
 from ftpush.web.api import api_router
 from ftpush.web.limits import BodyLimit
+from ftpush.web.services import FileReceiver
 
 
-def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
-    """Build the web application; opens its own database when none is given."""
+def create_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    queue: TaskQueue | None = None,
+    receive_upload: FileReceiver | None = None,
+) -> FastAPI:
+    """Build the web application; opens its own database when none is given.
+
+    ``queue`` and ``receive_upload`` are the serving process's task queue and intake
+    spool (web may not import intake: ``ftpush serve`` passes them in, decision 0701).
+    """
     owned = db is None
 
     @asynccontextmanager
@@ -45,6 +57,7 @@ def create_app(settings: Settings, *, db: Database | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    services.install(app, queue=queue, receive_upload=receive_upload)
     errors.install(app)
     app.add_middleware(
         BodyLimit,

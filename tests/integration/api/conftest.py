@@ -18,9 +18,14 @@ import httpx
 import pytest
 
 from ftpush.config import Settings, load_settings
+from ftpush.intake.spool import Origin, Spool
+from ftpush.jobs.runtime import JobRuntime
+from ftpush.models import ImportSource
+from ftpush.push.log import LogProvider
 from ftpush.storage import Database, api_keys, apps
 from ftpush.web import create_app
 from ftpush.web.server import WebServer
+from ftpush.web.services import Upload
 from tests.conftest import PgServer
 
 
@@ -30,6 +35,8 @@ class Api:
     settings: Settings
     db: Database
     keys: dict[str, str] = field(default_factory=dict)
+    runtime: JobRuntime | None = None  # its in-memory queue: run_queue()
+    log: LogProvider | None = None
     _clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, app: str | None = "alpha", **headers: str) -> httpx.Client:
@@ -38,6 +45,13 @@ class Api:
         client = httpx.Client(base_url=self.url, headers={**auth, **headers}, timeout=30)
         self._clients.append(client)
         return client
+
+    def run_queue(self) -> LogProvider:
+        """Run what the server queued (imports, dispatches) as a worker would."""
+        assert self.runtime is not None
+        assert self.log is not None
+        self.runtime.queue.run_pending()
+        return self.log
 
     def new_key(self, app: str = "alpha", name: str = "extra") -> tuple[str, str]:
         with self.db.transaction() as s:
@@ -76,12 +90,24 @@ def api(backend: str, pg_server: PgServer | None, tmp_path: Path) -> Iterator[Ap
         for key in ("alpha", "beta"):
             apps.create_app(s, key=key, timezone="Europe/Paris")
             keys[key] = api_keys.create_api_key(s, key, "tests")[1]
+    log = LogProvider(record=True)  # what the workers "send" (api.log.messages)
+    runtime = JobRuntime(
+        settings, db, memory_queue=True, providers=lambda: lambda app_id, platform: log
+    )
+    spool = Spool(settings, db, on_received=runtime.queue.enqueue_import)
+
+    def receive_upload(upload: Upload) -> int:
+        origin = Origin(upload.app_id, upload.app_key, ImportSource.API, upload.received_by,
+                        upload.remote_addr)  # fmt: skip
+        return spool.receive(origin, upload.folder, upload.name, upload.source)
+
+    app = create_app(settings, db=db, queue=runtime.queue, receive_upload=receive_upload)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="api-server", daemon=True)
     thread.start()
-    server = WebServer(create_app(settings, db=db), "127.0.0.1", 0)
+    server = WebServer(app, "127.0.0.1", 0)
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-    world = Api(f"http://127.0.0.1:{server.port}", settings, db, keys)
+    world = Api(f"http://127.0.0.1:{server.port}", settings, db, keys, runtime=runtime, log=log)
     try:
         yield world
     finally:
@@ -91,4 +117,6 @@ def api(backend: str, pg_server: PgServer | None, tmp_path: Path) -> Iterator[Ap
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+        spool.close()
+        runtime.close()
         db.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -483,6 +484,13 @@ def test_another_apps_key_sees_and_fetches_nothing(wired: Wired) -> None:
 
 def test_uploads_answer_503_when_the_process_has_no_receiver(api: Api) -> None:
     """``create_app`` alone (no spool given): uploads are refused, the history still reads."""
-    response = api.client().post(PATH, files={"file": ("a.csv", b"u1;hi\n")})
-    problem(response, 503)
-    assert api.client().get(PATH).json() == {"items": [], "next_cursor": None}
+    bare = create_app(api.settings, db=api.db)
+    auth = {"Authorization": f"Bearer {api.keys['alpha']}"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette warns about its httpx client on import
+        from fastapi.testclient import TestClient
+
+        with TestClient(bare) as client:
+            response = client.post(PATH, files={"file": ("a.csv", b"u1;hi\n")}, headers=auth)
+            problem(response, 503)
+            assert client.get(PATH, headers=auth).json() == {"items": [], "next_cursor": None}

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from ftpush.jobs.runtime import JobRuntime
 from ftpush.push.log import LogProvider
 from ftpush.storage import apps, ledger, users
 from tests.integration.api.conftest import Api, problem
@@ -23,14 +22,8 @@ def seed(api: Api, app: str = "alpha") -> None:
 
 
 def run_queue(api: Api) -> LogProvider:
-    """Run what the server put on the queue (the workers' SQLite queue), sending to a log."""
-    log = LogProvider(record=True)
-    runtime = JobRuntime(api.settings, api.db, providers=lambda: lambda app_id, platform: log)
-    try:
-        runtime.queue.run_pending()
-    finally:
-        runtime.close()
-    return log
+    """Run what the server put on the queue, sending to the fixture's log provider."""
+    return api.run_queue()
 
 
 def test_a_push_makes_a_campaign_queued_for_the_workers(api: Api) -> None:
