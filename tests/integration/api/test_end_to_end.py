@@ -11,15 +11,8 @@ def test_devices_upload_figures_inbox_and_a_push_open(api: Api) -> None:
     client = api.client()
     for ext, token in [("12345", IOS), ("12345", "fcm-a"), ("777", "fcm-b")]:
         assert client.post("/api/v1/devices", json={"token": token, "external_id": ext}).is_success
-    upload = client.post(
-        "/api/v1/imports",
-        files={
-            "file": (
-                "news.csv",
-                b"ExternalID;Text;Deeplink\n12345;Hi\\nthere;app://x\n777;Second;\nghost;Nobody;\n",
-            )
-        },  # fmt: skip
-    )
+    data = b"ExternalID;Text;Deeplink\n12345;Hi\\nthere;app://x\n777;Second;\nghost;Nobody;\n"
+    upload = client.post("/api/v1/imports", files={"file": ("news.csv", data)})
     assert upload.status_code == 202, upload.text
     import_id = upload.json()["id"]
     api.run_queue()  # a worker: process the file, then send the campaign
