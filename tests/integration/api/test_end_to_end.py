@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.api.conftest import Api
+from tests.integration.api.conftest import Api, problem
 
 IOS = "ef" * 32
 
@@ -42,3 +42,17 @@ def test_devices_upload_figures_inbox_and_a_push_open(api: Api) -> None:
     assert other.get(f"/api/v1/campaigns/{msg_id}").status_code == 404
     assert other.get(f"/api/v1/imports/{import_id}").status_code == 404
     assert other.get("/api/v1/users/12345").status_code == 404
+
+
+def test_a_campaign_can_be_cancelled_by_its_app_only(api: Api) -> None:
+    client = api.client()
+    client.post("/api/v1/devices", json={"token": "fcm-z", "external_id": "9"})
+    sent = client.post("/api/v1/push", json={"external_ids": ["9"], "text": "Later"}).json()
+    problem(api.client("beta").post(f"/api/v1/campaigns/{sent['msg_id']}/cancel"), 404)
+    done = client.post(f"/api/v1/campaigns/{sent['msg_id']}/cancel").json()
+    assert done == {"msg_id": sent["msg_id"], "cancelled": 1}
+    api.run_queue()
+    campaign = client.get(f"/api/v1/campaigns/{sent['msg_id']}").json()
+    assert (campaign["status"], campaign["figures"]["cancelled"]) == ("cancelled", 1)
+    assert campaign["figures"]["sent"] == 0
+    problem(client.post("/api/v1/campaigns/m-unknown/cancel"), 404)

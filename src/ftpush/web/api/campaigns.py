@@ -79,3 +79,15 @@ def get_campaign(caller: AppCaller, db: Db, msg_id: MsgId) -> CampaignOut:
     with db.read() as session:
         campaign = ledger.get_campaign(session, msg_id, app_id=caller.app_id)
         return campaign_out(campaign, ledger.campaign_figures(session, campaign.id))
+
+
+class Cancelled(BaseModel):
+    msg_id: str
+    cancelled: int  # messages that will not be sent
+
+
+@router.post("/{msg_id}/cancel", summary="Stop a campaign: what is not sent yet is cancelled")
+def cancel_campaign(caller: AppCaller, db: Db, msg_id: MsgId) -> Cancelled:
+    with db.transaction() as session:
+        campaign = ledger.get_campaign(session, msg_id, app_id=caller.app_id)
+        return Cancelled(msg_id=msg_id, cancelled=ledger.cancel_campaign(session, campaign.id))
