@@ -1,0 +1,211 @@
+"""``ftpush export``: where an app's reports go, testing it, and the delivery history."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, pass_cli
+from ftpush.cli.remote_url import parse_remote_url, read_key_file, read_secret_stdin
+from ftpush.crypto import SecretBox
+from ftpush.errors import InvalidInput
+from ftpush.models import ExportFormat, ReportName
+from ftpush.pipeline.exports import Exporter
+from ftpush.storage import exports
+from ftpush.storage.remotes import RemoteServerSpec
+from ftpush.storage.tables import ExportDelivery, ExportDestination, ExportRun, RemoteServer
+
+
+@click.group("export")
+def command() -> None:
+    """Reports delivered to the app's server or dropbox: destination, test, history."""
+
+
+def destination_dict(dest: ExportDestination, server: RemoteServer | None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "destination": exports.destination_label(dest, server),
+        "kind": "dropbox" if server is None else str(server.protocol),
+        "path": dest.path,
+        "reports": list(dest.reports) or [r.value for r in ReportName],
+        "format": str(dest.format),
+        "delimiter": "tab" if dest.delimiter == "\t" else dest.delimiter,
+        "schedule_enabled": dest.schedule_enabled,
+    }
+    if server is not None:
+        data["auth"] = "key" if server.private_key_encrypted else "password"
+        data["host_key"] = server.host_key_fingerprint
+        data["tls_fingerprint"] = server.tls_cert_fingerprint
+    return data
+
+
+def delivery_dict(delivery: ExportDelivery, run: ExportRun) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "run_id": run.id,
+        "trigger": str(run.trigger),
+        "window_start": run.window_start.isoformat(),
+        "window_end": run.window_end.isoformat(),
+        "report": delivery.report,
+        "file_name": delivery.file_name,
+        "destination": delivery.destination,
+        "rows": delivery.rows,
+        "bytes": delivery.bytes,
+        "sha256": delivery.sha256,
+        "status": str(delivery.status),
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at,
+        "error": delivery.error,
+        "created_at": delivery.created_at,
+        "delivered_at": delivery.delivered_at,
+    }
+
+
+def _reports(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(exports.normalize_reports([v.strip() for v in value.split(",") if v.strip()]))
+
+
+@command.command("destination")
+@click.option("--app", "app_key", required=True)
+@click.option("--url", help="sftp://user@host:port/path, ftps://... or ftp://...")
+@click.option("--dropbox", is_flag=True, help="Deliver into the app's own dropbox reports/.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Private key file (SFTP).",
+)
+@click.option("--host-key", help="Pinned SSH host key fingerprint, SHA256:... (SFTP).")
+@click.option("--tls-fingerprint", help="Pinned certificate SHA-256 (FTPS, self-signed).")
+@click.option("--no-tls-verify", is_flag=True, help="FTPS: do not verify the certificate.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in ExportFormat]),
+    default=ExportFormat.XLSX.value,
+    show_default=True,
+)
+@click.option("--delimiter", default=",", show_default=True, help="CSV: , ; | ~ ^ or tab.")
+@click.option("--reports", help="Comma-separated report names (default: all).")
+@click.option("--no-schedule", is_flag=True, help="Do not send the reports every night.")
+@json_option
+@pass_cli
+def destination(
+    obj: CliContext,
+    app_key: str,
+    url: str | None,
+    dropbox: bool,
+    password_stdin: bool,
+    key_file: Path | None,
+    host_key: str | None,
+    tls_fingerprint: str | None,
+    no_tls_verify: bool,
+    fmt: str,
+    delimiter: str,
+    reports: str | None,
+    no_schedule: bool,
+    as_json: bool,
+) -> None:
+    """Set where the app's reports go: --url of its server, or --dropbox."""
+    if bool(url) == dropbox:
+        raise InvalidInput("give either --url or --dropbox", field="url")
+    remote: RemoteServerSpec | None = None
+    path = "/"
+    if url:
+        parsed = parse_remote_url(url)
+        path = parsed.path
+        remote = RemoteServerSpec(
+            app_key=app_key,
+            name=exports.EXPORT_SERVER_NAME,
+            protocol=parsed.protocol,
+            host=parsed.host,
+            port=parsed.port,
+            username=parsed.username,
+            password=read_secret_stdin() if password_stdin else None,
+            private_key=read_key_file(key_file) if key_file else None,
+            host_key_fingerprint=host_key,
+            tls_verify=not no_tls_verify,
+            tls_cert_fingerprint=tls_fingerprint,
+        )
+    elif password_stdin or key_file or host_key or tls_fingerprint:
+        raise InvalidInput("credentials are for --url, not --dropbox", field="dropbox")
+    spec = exports.DestinationSpec(
+        app_key=app_key,
+        remote=remote,
+        path=path,
+        reports=_reports(reports),
+        format=ExportFormat(fmt),
+        delimiter=delimiter,
+        schedule_enabled=not no_schedule,
+    )
+    box = SecretBox.from_keys_dir(obj.settings.keys_dir)
+    with obj.session() as session:
+        dest = exports.set_destination(session, box, spec)
+        data = destination_dict(dest, *exports.get_destination(session, app_key)[1:])
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"reports of {app_key} now go to {data['destination']}")
+
+
+@command.command("show")
+@click.option("--app", "app_key", required=True)
+@json_option
+@pass_cli
+def show(obj: CliContext, app_key: str, as_json: bool) -> None:
+    """Show the app's export destination (never its secrets)."""
+    with obj.session() as session:
+        data = destination_dict(*exports.get_destination(session, app_key))
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        shown = ",".join(value) if isinstance(value, list) else value
+        click.echo(f"{key + ':':<18} {shown}")
+
+
+@command.command("test")
+@click.option("--app", "app_key", required=True)
+@click.option(
+    "--timeout", type=click.FloatRange(1, 300), default=30.0, show_default=True, help="Seconds."
+)
+@json_option
+@pass_cli
+def test(obj: CliContext, app_key: str, timeout: float, as_json: bool) -> None:
+    """Test connection: write, rename, check and delete a probe file; exit 1 on failure."""
+    exporter = Exporter(
+        obj.settings, obj.db, SecretBox.from_keys_dir(obj.settings.keys_dir), timeout=timeout
+    )
+    result = asyncio.run(exporter.test_connection(app_key))
+    if as_json:
+        emit_json(result.to_json())
+    elif result.ok:
+        click.echo(f"ok: {result.destination}: {result.message}")
+    else:
+        click.echo(f"failed ({result.stage}): {result.destination}: {result.message}", err=True)
+    if not result.ok:
+        raise click.exceptions.Exit(1)
+
+
+@command.command("list")
+@click.option("--app", "app_key", required=True)
+@click.option("--limit", type=click.IntRange(1, 10000), default=100, show_default=True)
+@json_option
+@pass_cli
+def list_(obj: CliContext, app_key: str, limit: int, as_json: bool) -> None:
+    """The app's deliveries, newest first."""
+    with obj.session() as session:
+        rows = [
+            delivery_dict(d, r) for d, r in exports.list_deliveries(session, app_key, limit=limit)
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(
+        rows, ["id", "trigger", "window_start", "file_name", "status", "attempts", "bytes", "error"]
+    )
