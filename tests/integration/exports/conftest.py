@@ -1,8 +1,4 @@
-"""Helpers for the export tests: an app, its destination pointed at a peer, an exporter.
-
-Until ``ftpush.cli`` registers the ``export`` group itself, this conftest adds it
-so the CLI tests can run the real entry point.
-"""
+"""Helpers for the export tests: an app, its destination pointed at a peer, an exporter."""
 
 from __future__ import annotations
 
@@ -13,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from ftpush.cli import cli
-from ftpush.cli.exports import command as export_command
 from ftpush.config import Settings
 from ftpush.crypto import SecretBox
 from ftpush.models import ExportFormat, ExportTrigger
@@ -22,9 +16,6 @@ from ftpush.pipeline.exports import Backoff, Exporter, ReportFile, RunOutcome
 from ftpush.remote.base import ClientFactory, RemoteTarget, open_client
 from ftpush.storage import Database, apps, exports
 from ftpush.storage.remotes import RemoteServerSpec
-
-if "export" not in cli.commands:
-    cli.add_command(export_command)
 
 DAY = dt.date(2025, 1, 1)
 T0 = dt.datetime(2025, 1, 2, 3, 0, tzinfo=dt.UTC)
