@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -311,3 +311,20 @@ def list_deliveries(
         .limit(limit)
     ).all()
     return [(d, r) for d, r in rows]
+
+
+def sends_since(session: Session, app_key: str, since: dt.datetime) -> int:
+    """Manual Send runs of the app created since ``since`` (the daily limit counts them)."""
+    app = get_app(session, app_key)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ExportRun)
+            .where(
+                ExportRun.app_id == app.id,
+                ExportRun.trigger == ExportTrigger.SEND,
+                ExportRun.created_at >= since,
+            )
+        )
+        or 0
+    )

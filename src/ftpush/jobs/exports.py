@@ -1,0 +1,120 @@
+"""Send: build reports for a window and deliver them to the app's destination, now.
+
+The one entry point the CLI (``ftpush export send``), the API (``POST /api/v1/exports``)
+and — later — the nightly scheduler share. It sits in ``jobs`` because it joins two
+sibling layers that may not import each other: :mod:`ftpush.reports` builds the files,
+:mod:`ftpush.pipeline.exports` delivers and records them.
+
+Example::
+
+    outcome = send_reports(settings, db, "demo", ["campaigns", "events"],
+                           first=dt.date(2026, 11, 1), last=dt.date(2026, 11, 26))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ftpush.config import Settings
+from ftpush.crypto import SecretBox
+from ftpush.errors import InvalidInput, PermissionDenied
+from ftpush.models import ExportFormat, ExportTrigger, ReportName
+from ftpush.pipeline.exports import Exporter, ReportFile, RunOutcome
+from ftpush.reports import Window, build
+from ftpush.storage import Database, apps, exports
+from ftpush.storage.types import utcnow
+
+
+@dataclass(frozen=True)
+class SendResult:
+    run: RunOutcome
+    files: int
+    rows: int
+
+
+def parse_reports(names: Sequence[str]) -> list[ReportName]:
+    """Report names, checked; none given means every report."""
+    if not names:
+        return list(ReportName)
+    chosen = []
+    for name in names:
+        try:
+            chosen.append(ReportName(name.strip()))
+        except ValueError:
+            known = ", ".join(r.value for r in ReportName)
+            raise InvalidInput(f"unknown report {name!r}: use {known}", field="reports") from None
+    return list(dict.fromkeys(chosen))
+
+
+def send_reports(
+    settings: Settings,
+    db: Database,
+    app_key: str,
+    reports: Sequence[str],
+    *,
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    requested_by: str | None = None,
+    unlimited: bool = False,
+    clock: Callable[[], dt.datetime] = utcnow,
+) -> SendResult:
+    """Build the reports of ``first..last`` (default: yesterday, app-local) and deliver them.
+
+    A range may reach today (today's rows so far). ``export.sends_per_day`` manual sends
+    per app per day unless ``unlimited`` (an admin).
+    """
+    now = clock()
+    with db.read() as session:
+        app = apps.get_app(session, app_key)
+        zone = app.timezone
+        exports.get_destination(session, app_key)  # NotFound: no destination yet
+        today = now.astimezone(ZoneInfo(zone)).date()
+        day_start = dt.datetime.combine(today, dt.time(), ZoneInfo(zone))
+        used = exports.sends_since(session, app_key, day_start)
+    limit = settings.export.sends_per_day
+    if not unlimited and used >= limit:
+        raise PermissionDenied(f"app {app_key} has used its {limit} manual sends today")
+    window = _window(first, last, today)
+    chosen = parse_reports(reports)
+    dest_format, delimiter = _format(db, app_key)
+    with tempfile.TemporaryDirectory(prefix="ftpush-send-") as tmp:
+        files: list[ReportFile] = []
+        for report in chosen:
+            for built in build(db, report, app_key, window, now):
+                path, written = built.write(Path(tmp), dest_format, delimiter=delimiter)
+                files.append(ReportFile(str(report), path, path.name, written.rows))
+        exporter = Exporter(settings, db, SecretBox.from_keys_dir(settings.keys_dir))
+        outcome = asyncio.run(
+            exporter.deliver_run(
+                app_key,
+                files,
+                trigger=ExportTrigger.SEND,
+                window_start=window.first or window.last,
+                window_end=window.last,
+                requested_by=requested_by,
+            )
+        )
+    assert outcome is not None  # no idempotency key: a Send always runs
+    return SendResult(outcome, len(files), sum(f.rows for f in files))
+
+
+def _window(first: dt.date | None, last: dt.date | None, today: dt.date) -> Window:
+    last = last or (today - dt.timedelta(days=1) if first is None else today)
+    first = first or last
+    if last > today:
+        raise InvalidInput("a report window cannot end after today", field="to")
+    if first > last:
+        raise InvalidInput("the window starts after it ends", field="from")
+    return Window(first, last)
+
+
+def _format(db: Database, app_key: str) -> tuple[ExportFormat, str]:
+    with db.read() as session:
+        dest, _ = exports.get_destination(session, app_key)
+        return dest.format, dest.delimiter
