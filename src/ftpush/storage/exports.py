@@ -299,17 +299,18 @@ def due_deliveries(
 
 
 def list_deliveries(
-    session: Session, app_key: str, *, limit: int = 100
+    session: Session, app_key: str, *, limit: int = 100, before_id: int | None = None
 ) -> Sequence[tuple[ExportDelivery, ExportRun]]:
-    """The app's delivery history, newest first."""
+    """The app's delivery history, newest first; ``before_id`` is the next page's cursor."""
     app = get_app(session, app_key)
-    rows = session.execute(
+    query = (
         select(ExportDelivery, ExportRun)
         .join(ExportRun, ExportRun.id == ExportDelivery.run_id)
         .where(ExportRun.app_id == app.id)
-        .order_by(ExportDelivery.id.desc())
-        .limit(limit)
-    ).all()
+    )
+    if before_id is not None:
+        query = query.where(ExportDelivery.id < before_id)
+    rows = session.execute(query.order_by(ExportDelivery.id.desc()).limit(limit)).all()
     return [(d, r) for d, r in rows]
 
 

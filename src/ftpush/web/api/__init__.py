@@ -9,12 +9,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ftpush.web.api import attributes, campaigns, devices, events, imports, push, users
+from ftpush.web.api import (
+    attributes,
+    campaigns,
+    devices,
+    events,
+    exports,
+    imports,
+    push,
+    users,
+)
 from ftpush.web.errors import API_ERROR_RESPONSES
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", responses=API_ERROR_RESPONSES)
-    for module in (devices, events, users, push, imports, attributes, campaigns):
+    for module in (devices, events, users, push, imports, attributes, campaigns, exports):
         router.include_router(module.router)
     return router

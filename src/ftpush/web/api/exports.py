@@ -1,0 +1,106 @@
+"""`/exports`: send reports now (the panel's Send), and the delivery history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from ftpush.jobs.exports import send_reports
+from ftpush.models import ReportName
+from ftpush.storage import exports
+from ftpush.storage.tables import ExportDelivery, ExportRun
+from ftpush.web.auth import AppCaller, AppSettings, Db
+from ftpush.web.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    reports: list[ReportName] = Field(
+        default_factory=list, max_length=len(ReportName), description="Empty: every report."
+    )
+    first: dt.date | None = Field(default=None, alias="from", description="First day, app-local.")
+    last: dt.date | None = Field(default=None, alias="to", description="Last day, up to today.")
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    run_id: int
+    trigger: str
+    window_start: dt.date
+    window_end: dt.date
+    report: str
+    file_name: str
+    destination: str
+    rows: int
+    bytes: int
+    sha256: str | None
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    error: str | None
+
+
+class SendOut(BaseModel):
+    run_id: int
+    ok: bool
+    files: int
+    rows: int
+    deliveries: list[DeliveryOut]
+
+
+@router.post("", summary="Send reports now to the app's destination (daily limit applies)")
+def send(caller: AppCaller, db: Db, settings: AppSettings, body: SendIn) -> SendOut:
+    result = send_reports(
+        settings, db, caller.app_key, [r.value for r in body.reports],
+        first=body.first, last=body.last, requested_by="api",
+    )  # fmt: skip
+    with db.read() as session:
+        by_id = {
+            d.id: _out(d, r)
+            for d, r in exports.list_deliveries(session, caller.app_key, limit=1000)
+            if r.id == result.run.run_id
+        }
+    return SendOut(
+        run_id=result.run.run_id,
+        ok=result.run.ok,
+        files=result.files,
+        rows=result.rows,
+        deliveries=[by_id[d.delivery_id] for d in result.run.deliveries if d.delivery_id in by_id],
+    )
+
+
+@router.get("", summary="The app's report deliveries, newest first")
+def history(
+    caller: AppCaller, db: Db, limit: Limit = 50, cursor: Cursor = None
+) -> Page[DeliveryOut]:
+    with db.read() as session:
+        rows = exports.list_deliveries(
+            session, caller.app_key, limit=limit, before_id=decode_cursor(cursor)
+        )
+        items = [_out(d, r) for d, r in rows]
+    return Page[DeliveryOut](items=items, next_cursor=next_cursor([i.id for i in items], limit))
+
+
+def _out(delivery: ExportDelivery, run: ExportRun) -> DeliveryOut:
+    return DeliveryOut(
+        id=delivery.id,
+        run_id=run.id,
+        trigger=str(run.trigger),
+        window_start=run.window_start,
+        window_end=run.window_end,
+        report=delivery.report,
+        file_name=delivery.file_name,
+        destination=delivery.destination,
+        rows=delivery.rows,
+        bytes=delivery.bytes,
+        sha256=delivery.sha256,
+        status=str(delivery.status),
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+        error=delivery.error,
+    )
