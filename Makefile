@@ -35,7 +35,7 @@ system-deps: ## Install the Debian packages the tests use as real peers (needs r
 	fi
 
 test: install system-deps ## Set up and run the whole test suite
-	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov --cov-report=term --durations=15 $(PYTEST_ARGS)
 
 check: install lint typecheck layers ## Quality gates: ruff lint + format, mypy strict, import layers
 
