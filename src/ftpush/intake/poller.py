@@ -22,7 +22,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -33,7 +32,9 @@ from ftpush.crypto import SecretBox
 from ftpush.errors import FtpushError, RemoteError
 from ftpush.intake.dropbox import SIDECAR_SUFFIX, UPLOAD_FOLDERS, is_sidecar, is_temporary
 from ftpush.intake.spool import Origin, Spool, read_sidecar
+from ftpush.jobs.periodic import Periodic
 from ftpush.models import ImportSource
+from ftpush.pipeline.exports import target_for
 from ftpush.pipeline.results import RESULTS_FOLDER, result_path
 from ftpush.remote.base import ClientFactory, RemoteClient, RemoteEntry, RemoteTarget, deliver, join
 from ftpush.remote.base import open_client as default_factory
@@ -65,7 +66,7 @@ class _Source:
     target: RemoteTarget
 
 
-class Poller:
+class Poller(Periodic):
     """Polls every pull-mode server; runs as a ``serve`` service."""
 
     name = "poller"
@@ -81,40 +82,22 @@ class Poller:
         interval: float | None = None,
         timeout: float = 30.0,
     ) -> None:
+        super().__init__(interval or settings.intake.poll_interval_seconds)
         self._settings = settings
         self._db = db
         self._spool = spool
         self._box = box
         self._factory = client_factory
-        self.interval = interval or settings.intake.poll_interval_seconds
         self._timeout = timeout
         # (server id, remote path) -> (size, mtime) at the previous poll.
         self._seen: dict[tuple[int, str], tuple[int, float]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
 
     @property
     def endpoints(self) -> list[str]:
         return [f"pull mode: every {self.interval:g} s"]
 
-    async def start(self) -> None:
-        self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name="ftpush-poller")
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self.poll_once()
-            except Exception:
-                log.exception("poll failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+    async def tick(self) -> object:
+        return await self.poll_once()
 
     # --- one poll --------------------------------------------------------------
 
@@ -124,19 +107,7 @@ class Poller:
             return [self._source(server, app) for server, app in rows]
 
     def _source(self, server: RemoteServer, app: App) -> _Source:
-        creds = remotes.credentials(self._box, server)
-        target = RemoteTarget(
-            protocol=server.protocol,
-            host=server.host,
-            port=server.port,
-            username=server.username,
-            password=creds.password,
-            private_key=creds.private_key,
-            host_key_fingerprint=server.host_key_fingerprint,
-            tls_verify=server.tls_verify,
-            tls_cert_fingerprint=server.tls_cert_fingerprint,
-            path=server.import_path or "/",
-        )
+        target = target_for(self._box, server, server.import_path or "/")
         return _Source(
             server_id=server.id,
             app_id=app.id,

@@ -18,13 +18,13 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Callable
 
 from ftpush.config import Settings
 from ftpush.crypto import SecretBox
+from ftpush.jobs.periodic import Periodic
 from ftpush.jobs.queue import Handlers, HueyQueue, Workers, make_queue
 from ftpush.pipeline.dispatch import Dispatcher, ProviderResolver
 from ftpush.pipeline.imports import ImportProcessor
@@ -118,17 +118,15 @@ class JobRuntime:
             )
 
 
-class Sweeper:
+class Sweeper(Periodic):
     """Re-enqueues from the ledger whatever a lost task left behind (a serve service)."""
 
     name = "sweeper"
 
     def __init__(self, db: Database, queue: HueyQueue, *, interval: float = 15.0) -> None:
+        super().__init__(interval)
         self._db = db
         self._queue = queue
-        self.interval = interval
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def endpoints(self) -> list[str]:
@@ -146,24 +144,8 @@ class Sweeper:
             self._queue.enqueue_dispatch(campaign_id)
         return files, campaigns
 
-    async def start(self) -> None:
-        self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name="ftpush-sweeper")
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await asyncio.to_thread(self.sweep)
-            except Exception:
-                log.exception("sweep failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+    async def tick(self) -> object:
+        return await asyncio.to_thread(self.sweep)
 
 
 class WorkerService:
