@@ -31,7 +31,7 @@ from ftpush.models import ImportSource
 from ftpush.storage import Database
 from ftpush.web import create_app
 from ftpush.web.server import WebServer
-from ftpush.web.services import Upload
+from ftpush.web.services import FileReceiver, Upload
 
 log = logging.getLogger("ftpush.serve")
 
@@ -67,6 +67,18 @@ def with_overrides(
             "ftp": section(settings.ftp, host=host, port=ftp_port),
         }
     )
+
+
+def upload_receiver(spool: Spool) -> FileReceiver:
+    """``POST /api/v1/imports`` → the spool (web may not import intake: wired here)."""
+
+    def receive(upload: Upload) -> int:
+        origin = Origin(
+            upload.app_id, upload.app_key, ImportSource.API, upload.received_by, upload.remote_addr
+        )
+        return spool.receive(origin, upload.folder, upload.name, upload.source)
+
+    return receive
 
 
 def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -145,14 +157,9 @@ def command(
         box = SecretBox.from_keys_dir(settings.keys_dir)
         gate = Gatekeeper(db, settings)
 
-        def receive_upload(upload: Upload) -> int:  # POST /api/v1/imports → the spool
-            origin = Origin(
-                upload.app_id, upload.app_key, ImportSource.API, upload.received_by,
-                upload.remote_addr,
-            )  # fmt: skip
-            return spool.receive(origin, upload.folder, upload.name, upload.source)
-
-        web = create_app(settings, db=db, queue=runtime.queue, receive_upload=receive_upload)
+        web = create_app(
+            settings, db=db, queue=runtime.queue, receive_upload=upload_receiver(spool)
+        )
         services: list[Service] = [WebServer(web, settings.web.host, settings.web.port)]
         if settings.sftp.enabled:
             services.append(SftpService(settings, gate, spool, info.ssh_host_key))

@@ -10,10 +10,8 @@ Example (the composition root, in ``ftpush.cli``)::
 
     runtime = JobRuntime(settings, db)
     spool = Spool(settings, db, on_received=runtime.queue.enqueue_import)
-    app = create_app(settings, db=db)
-    install(app, queue=runtime.queue, receive_upload=lambda u: spool.receive(
-        Origin(u.app_id, u.app_key, ImportSource.API, u.received_by, u.remote_addr),
-        u.folder, u.name, u.source))
+    app = create_app(settings, db=db, queue=runtime.queue,
+                     receive_upload=upload_receiver(spool))   # ftpush.cli.serve
 
 Without an injected queue, :func:`get_queue` builds one from the settings: the same
 SQLite or Redis queue the workers of ``ftpush serve`` / ``ftpush worker`` consume.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,14 @@ from typing import Any
 import httpx
 import pytest
 
+from ftpush.cli.serve import upload_receiver
 from ftpush.config import Settings, load_settings
-from ftpush.intake.spool import Origin, Spool
+from ftpush.intake.spool import Spool
 from ftpush.jobs.runtime import JobRuntime
-from ftpush.models import ImportSource
 from ftpush.push.log import LogProvider
 from ftpush.storage import Database, api_keys, apps
 from ftpush.web import create_app
 from ftpush.web.server import WebServer
-from ftpush.web.services import Upload
 from tests.conftest import PgServer
 
 
@@ -37,6 +37,7 @@ class Api:
     keys: dict[str, str] = field(default_factory=dict)
     runtime: JobRuntime | None = None  # its in-memory queue: run_queue()
     log: LogProvider | None = None
+    spool: Spool | None = None
     _clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, app: str | None = "alpha", **headers: str) -> httpx.Client:
@@ -72,18 +73,16 @@ def problem(response: httpx.Response, status: int, field: str | None = None) -> 
     return body
 
 
-def _settings(tmp_path: Path, url: str | None) -> Settings:
-    extra: dict[str, Any] = {"database": {"url": url}} if url else {}
-    return load_settings(data_dir=tmp_path / "data", environ={}, **extra)
-
-
-@pytest.fixture
-def api(backend: str, pg_server: PgServer | None, tmp_path: Path) -> Iterator[Api]:
-    url = None
+@contextmanager
+def serving(
+    backend: str, pg_server: PgServer | None, tmp_path: Path, **overrides: Any
+) -> Iterator[Api]:
+    """The app on uvicorn with two apps and keys, an in-memory queue and a log provider."""
+    extra: dict[str, Any] = {}
     if backend == "postgresql":
         assert pg_server is not None
-        url = pg_server.migrated()
-    settings = _settings(tmp_path, url)
+        extra["database"] = {"url": pg_server.migrated()}
+    settings = load_settings(data_dir=tmp_path / "data", environ={}, **extra, **overrides)
     db = Database.open(settings)
     keys: dict[str, str] = {}
     with db.transaction() as s:
@@ -95,19 +94,16 @@ def api(backend: str, pg_server: PgServer | None, tmp_path: Path) -> Iterator[Ap
         settings, db, memory_queue=True, providers=lambda: lambda app_id, platform: log
     )
     spool = Spool(settings, db, on_received=runtime.queue.enqueue_import)
-
-    def receive_upload(upload: Upload) -> int:
-        origin = Origin(upload.app_id, upload.app_key, ImportSource.API, upload.received_by,
-                        upload.remote_addr)  # fmt: skip
-        return spool.receive(origin, upload.folder, upload.name, upload.source)
-
-    app = create_app(settings, db=db, queue=runtime.queue, receive_upload=receive_upload)
+    app = create_app(settings, db=db, queue=runtime.queue, receive_upload=upload_receiver(spool))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="api-server", daemon=True)
     thread.start()
     server = WebServer(app, "127.0.0.1", 0)
     asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-    world = Api(f"http://127.0.0.1:{server.port}", settings, db, keys, runtime=runtime, log=log)
+    world = Api(
+        f"http://127.0.0.1:{server.port}", settings, db, keys, runtime=runtime, log=log,
+        spool=spool,
+    )  # fmt: skip
     try:
         yield world
     finally:
@@ -120,3 +116,9 @@ def api(backend: str, pg_server: PgServer | None, tmp_path: Path) -> Iterator[Ap
         spool.close()
         runtime.close()
         db.close()
+
+
+@pytest.fixture
+def api(backend: str, pg_server: PgServer | None, tmp_path: Path) -> Iterator[Api]:
+    with serving(backend, pg_server, tmp_path) as world:
+        yield world

@@ -8,11 +8,9 @@ here in memory, run in the test's thread with :meth:`Wired.run_queue`.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
-from ftpush.config import Settings, load_settings
-from ftpush.intake.spool import Origin, Spool
+from ftpush.intake.spool import Spool
 from ftpush.jobs.runtime import JobRuntime
-from ftpush.models import ImportSource
 from ftpush.push.log import LogProvider
-from ftpush.storage import Database, api_keys, apps, users
+from ftpush.storage import apps, users
 from ftpush.web import create_app
-from ftpush.web.server import WebServer
-from ftpush.web.services import Upload, install
 from tests.conftest import PgServer
 from tests.integration.api.conftest import Api, problem
+from tests.integration.api.conftest import serving as api_serving
 
 PATH = "/api/v1/imports"
 APNS = "ab" * 32
@@ -69,56 +64,15 @@ class Wired:
         return self.runtime.queue.run_pending()
 
 
-def spool_receiver(spool: Spool) -> Callable[[Upload], int]:
-    """The adapter ``ftpush serve`` gives ``create_app`` (web may not import intake)."""
-
-    def receive(upload: Upload) -> int:
-        origin = Origin(
-            upload.app_id, upload.app_key, ImportSource.API, upload.received_by, upload.remote_addr
-        )
-        return spool.receive(origin, upload.folder, upload.name, upload.source)
-
-    return receive
-
-
 @contextmanager
 def serving(
     backend: str, pg_server: PgServer | None, tmp_path: Path, **overrides: Any
 ) -> Iterator[Wired]:
-    url = pg_server.migrated() if backend == "postgresql" and pg_server is not None else None
-    extra: dict[str, Any] = {"database": {"url": url}} if url else {}
-    settings: Settings = load_settings(data_dir=tmp_path / "data", environ={}, **extra, **overrides)
-    db = Database.open(settings)
-    keys: dict[str, str] = {}
-    with db.transaction() as s:
-        for key in ("alpha", "beta"):
-            apps.create_app(s, key=key, timezone="Europe/Paris")
-            keys[key] = api_keys.create_api_key(s, key, "tests")[1]
-    log = LogProvider(record=True)
-    runtime = JobRuntime(
-        settings, db, memory_queue=True, providers=lambda: lambda app_id, platform: log
-    )
-    spool = Spool(settings, db, on_received=runtime.queue.enqueue_import)
-    app = create_app(settings, db=db)
-    install(app, queue=runtime.queue, receive_upload=spool_receiver(spool))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="api-server", daemon=True)
-    thread.start()
-    server = WebServer(app, "127.0.0.1", 0)
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-    world = Api(f"http://127.0.0.1:{server.port}", settings, db, keys)
-    try:
-        yield Wired(world, runtime, spool, log)
-    finally:
-        for client in world._clients:
-            client.close()
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        spool.close()
-        runtime.close()
-        db.close()
+    with api_serving(backend, pg_server, tmp_path, **overrides) as api:
+        assert api.runtime is not None
+        assert api.spool is not None
+        assert api.log is not None
+        yield Wired(api, api.runtime, api.spool, api.log)
 
 
 @pytest.fixture
