@@ -227,6 +227,22 @@ class ExportSettings(Section):
     window_end_hour: int = Field(
         default=6, ge=1, le=24, description="Nightly exports (and retries) end by this local hour."
     )
+    catch_up_days: int = Field(
+        default=3,
+        ge=0,
+        le=31,
+        description="Nights missed while no server ran that are still sent when one comes back "
+        "(0: none). Never nights before the destination was last changed.",
+    )
+    scheduler_seconds: float = Field(
+        default=60.0, gt=0, description="How often the scheduler looks for nights and retries due."
+    )
+    claim_lease_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A nightly run claimed by a process that stopped answering for this long is "
+        "taken over by another.",
+    )
 
 
 class SmtpSettings(Section):
@@ -236,6 +252,8 @@ class SmtpSettings(Section):
     password: SecretStr | None = Field(default=None, description="SMTP password.")
     starttls: bool = Field(default=True, description="Use STARTTLS.")
     sender: str = Field(default="ftpush@localhost", description="From address of alerts.")
+    ssl: bool = Field(default=False, description="Implicit TLS from the first byte (port 465).")
+    timeout_seconds: float = Field(default=15.0, gt=0, description="SMTP and webhook timeout.")
 
 
 class Settings(BaseSettings):

@@ -531,6 +531,11 @@ class ExportRun(Base):
     )
     created_at: Mapped[dt.datetime] = _created()
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # Failed attempts are retried until then (a nightly run: the window's end, 06:00 local).
+    retry_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # Set once, by whoever tells the alert contacts that the run failed.
+    alerted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    alert_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index(None, "app_id", "created_at"),)
 
