@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 # Debian packages the test suite drives as real peers (clients and reference servers).
-TEST_DEBS ?= openssh-client openssh-server vsftpd curl nodejs
+TEST_DEBS ?= openssh-client openssh-server vsftpd curl nodejs chromium
 
 .PHONY: help serve test check lint format typecheck layers install clean system-deps migration
 
