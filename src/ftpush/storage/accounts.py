@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,18 @@ def get_account(session: Session, username: str) -> FtpAccount:
     return account
 
 
+def get_app_account(session: Session, app_key: str, username: str) -> FtpAccount:
+    """The account ``username`` of app ``app_key``; another app's account is :class:`NotFound`."""
+    account = session.scalar(
+        select(FtpAccount)
+        .join(App, App.id == FtpAccount.app_id)
+        .where(FtpAccount.username == username, App.key == app_key)
+    )
+    if account is None:
+        raise NotFound(f"account {username!r} does not exist")
+    return account
+
+
 def remove_account(session: Session, username: str) -> None:
     session.delete(get_account(session, username))
     session.flush()
@@ -123,6 +136,36 @@ def add_ssh_key(session: Session, username: str, line: str) -> str:
     return key.fingerprint
 
 
+def remove_ssh_key(session: Session, username: str, fingerprint: str) -> None:
+    """Withdraw one of the account's SSH keys (by fingerprint)."""
+    account = get_account(session, username)
+    key = session.scalar(
+        select(FtpAccountKey).where(
+            FtpAccountKey.account_id == account.id, FtpAccountKey.fingerprint == fingerprint
+        )
+    )
+    if key is None:
+        raise NotFound(f"account {username!r} has no key {fingerprint}")
+    session.delete(key)
+    session.flush()
+
+
+def disallow_ip(session: Session, username: str, cidr: str) -> str:
+    """Remove a network from the account's allowlist; returns its normalised form."""
+    account = get_account(session, username)
+    network = parse_cidr(cidr)
+    row = session.scalar(
+        select(FtpAccountNetwork).where(
+            FtpAccountNetwork.account_id == account.id, FtpAccountNetwork.cidr == network
+        )
+    )
+    if row is None:
+        raise NotFound(f"{network} is not on the allowlist of {username!r}")
+    session.delete(row)
+    session.flush()
+    return network
+
+
 def networks_of(session: Session, account_id: int) -> list[str]:
     rows = session.scalars(
         select(FtpAccountNetwork.cidr)
@@ -151,6 +194,58 @@ def _view(session: Session, app: App, account: FtpAccount) -> AccountView:
         networks=networks_of(session, account.id),
         ssh_keys=list(fingerprints),
     )
+
+
+@dataclass(frozen=True)
+class KeyView:
+    """An authorised SSH key, as an operator recognises it."""
+
+    fingerprint: str
+    algorithm: str
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class AccountDetail:
+    """Everything an operator sees about an account (never its password hash)."""
+
+    username: str
+    enabled: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+    networks: list[str]
+    keys: list[KeyView]
+
+
+def describe_accounts(
+    session: Session, app_key: str, username: str | None = None
+) -> list[AccountDetail]:
+    """The app's accounts (or only ``username``, :class:`NotFound` unless it is the app's)."""
+    if username is not None:
+        found: Sequence[FtpAccount] = [get_app_account(session, app_key, username)]
+    else:
+        app = get_app(session, app_key)
+        found = session.scalars(
+            select(FtpAccount).where(FtpAccount.app_id == app.id).order_by(FtpAccount.username)
+        ).all()
+    details = []
+    for account in found:
+        keys = session.scalars(
+            select(FtpAccountKey)
+            .where(FtpAccountKey.account_id == account.id)
+            .order_by(FtpAccountKey.id)
+        )
+        details.append(
+            AccountDetail(
+                username=account.username,
+                enabled=account.enabled,
+                created_at=account.created_at,
+                last_login_at=account.last_login_at,
+                networks=networks_of(session, account.id),
+                keys=[KeyView(k.fingerprint, k.algorithm, k.comment) for k in keys],
+            )
+        )
+    return details
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,12 @@ def create_api_key(session: Session, app_key: str, name: str) -> tuple[ApiKey, s
     return row, key
 
 
-def revoke_api_key(session: Session, prefix: str) -> ApiKey:
-    row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+def revoke_api_key(session: Session, prefix: str, *, app_key: str | None = None) -> ApiKey:
+    """Revoke the key; with ``app_key``, another app's key is :class:`NotFound`."""
+    query = select(ApiKey).where(ApiKey.prefix == prefix)
+    if app_key is not None:
+        query = query.join(App, App.id == ApiKey.app_id).where(App.key == app_key)
+    row = session.scalar(query)
     if row is None:
         raise NotFound(f"API key {prefix} does not exist")
     if row.revoked_at is None:

@@ -3,6 +3,8 @@
 Example::
 
     >>> create_panel_user(session, username="root", password=pw, role=Role.ADMIN)  # doctest: +SKIP
+    >>> verify_login(session, "root", pw).username                                  # doctest: +SKIP
+    'root'
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ftpush.crypto import hash_password
-from ftpush.errors import Conflict, InvalidInput
+from ftpush.crypto import hash_password, verify_password
+from ftpush.errors import Conflict, InvalidInput, NotFound
 from ftpush.models import Role, validate_username
 from ftpush.storage._util import unique_or_conflict
 from ftpush.storage.apps import get_app
+from ftpush.storage.panel_sessions import end_user_sessions
 from ftpush.storage.tables import PanelUser
+from ftpush.storage.types import utcnow
 
 MIN_PASSWORD_LENGTH = 12
 
@@ -52,4 +56,42 @@ def create_panel_user(
     )
     with unique_or_conflict(session, f"panel user {username!r} already exists"):
         session.add(user)
+    return user
+
+
+_dummy_hash: list[str] = []
+
+
+def _waste_a_verification(password: str) -> None:
+    """Spend what a real check costs, so that timing does not tell which names exist."""
+    if not _dummy_hash:
+        _dummy_hash.append(hash_password("not a real password, only for timing"))
+    verify_password(_dummy_hash[0], password)
+
+
+def verify_login(session: Session, username: str, password: str) -> PanelUser | None:
+    """The enabled user with this name and password (noting the login), else None."""
+    user = session.scalar(select(PanelUser).where(PanelUser.username == username))
+    if user is None or not user.enabled:
+        _waste_a_verification(password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def change_password(session: Session, user_id: int, current: str, new: str) -> PanelUser:
+    """Check the current password, set the new one and end every session of the user."""
+    user = session.get(PanelUser, user_id)
+    if user is None:
+        raise NotFound(f"panel user {user_id} does not exist")
+    if not verify_password(user.password_hash, current):
+        raise InvalidInput("the current password is not right", field="current_password")
+    if new == current:
+        raise InvalidInput("the new password must differ from the current one", field="password")
+    check_password_strength(new)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    end_user_sessions(session, user.id)
     return user

@@ -222,6 +222,27 @@ class PanelUser(Base):
     )
 
 
+class PanelSession(Base):
+    """A logged-in panel browser. The cookie holds a random token; only its SHA-256 is kept.
+
+    Deleting the rows ends the sessions: logout deletes one, a password change all of
+    the user's (decision 0901).
+    """
+
+    __tablename__ = "panel_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("panel_users.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[dt.datetime] = _created()
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index(None, "user_id"),)
+
+
 class ApiKey(Base):
     """A REST API key of one app; only its SHA-256 is kept."""
 
