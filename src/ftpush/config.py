@@ -231,8 +231,8 @@ class ExportSettings(Section):
         default=3,
         ge=0,
         le=31,
-        description="Nights missed while no server ran that are still sent when one comes back "
-        "(0: none). Never nights before the destination was last changed.",
+        description="How many days back a night missed while no server ran is still sent when "
+        "one comes back (0: today's only). Never a night before the destination was last changed.",
     )
     scheduler_seconds: float = Field(
         default=60.0, gt=0, description="How often the scheduler looks for nights and retries due."

@@ -14,7 +14,7 @@ from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, p
 from ftpush.cli.remote_url import parse_remote_url, read_key_file, read_secret_stdin
 from ftpush.crypto import SecretBox
 from ftpush.errors import InvalidInput
-from ftpush.jobs.exports import send_reports
+from ftpush.jobs.exports import retry_delivery, send_reports
 from ftpush.models import ExportFormat, ReportName
 from ftpush.pipeline.exports import Exporter
 from ftpush.storage import exports
@@ -258,6 +258,27 @@ def send(
         click.echo(f"{result.files} files, {result.rows} rows, run {result.run.run_id}")
     if not result.run.ok:
         click.get_current_context().exit(1)
+
+
+@command.command("retry")
+@click.option("--app", "app_key", required=True)
+@click.argument("delivery_id", type=click.IntRange(min=1))
+@json_option
+@pass_cli
+def retry(obj: CliContext, app_key: str, delivery_id: int, as_json: bool) -> None:
+    """Retry a failed delivery now: one attempt with the file kept; exit 1 if it fails again."""
+    retry_delivery(obj.settings, obj.db, app_key, delivery_id)
+    with obj.session() as session:
+        data = delivery_dict(*exports.get_app_delivery(session, app_key, delivery_id))
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(
+            f"{data['status']:<10} {data['file_name']} (attempt {data['attempts']})"
+            + (f": {data['error']}" if data["error"] else "")
+        )
+    if data["status"] != "delivered":
+        raise click.exceptions.Exit(1)
 
 
 def _user() -> str:

@@ -1,9 +1,10 @@
 """Send: build reports for a window and deliver them to the app's destination, now.
 
-The one entry point the CLI (``ftpush export send``), the API (``POST /api/v1/exports``)
-and — later — the nightly scheduler share. It sits in ``jobs`` because it joins two
-sibling layers that may not import each other: :mod:`ftpush.reports` builds the files,
-:mod:`ftpush.pipeline.exports` delivers and records them.
+The one entry point the CLI (``ftpush export send``) and the API (``POST /api/v1/exports``)
+share; :func:`build_reports` also serves the nightly scheduler (:mod:`ftpush.jobs.nightly`).
+It sits in ``jobs`` because it joins two sibling layers that may not import each other:
+:mod:`ftpush.reports` builds the files, :mod:`ftpush.pipeline.exports` delivers and
+records them.
 
 Example::
 
@@ -82,13 +83,8 @@ def send_reports(
         raise PermissionDenied(f"app {app_key} has used its {limit} manual sends today")
     window = _window(first, last, today)
     chosen = parse_reports(reports)
-    dest_format, delimiter = _format(db, app_key)
     with tempfile.TemporaryDirectory(prefix="ftpush-send-") as tmp:
-        files: list[ReportFile] = []
-        for report in chosen:
-            for built in build(db, report, app_key, window, now):
-                path, written = built.write(Path(tmp), dest_format, delimiter=delimiter)
-                files.append(ReportFile(str(report), path, path.name, written.rows))
+        files = build_reports(db, app_key, chosen, window, now, Path(tmp))
         exporter = Exporter(settings, db, SecretBox.from_keys_dir(settings.keys_dir))
         outcome = asyncio.run(
             exporter.deliver_run(
@@ -102,6 +98,35 @@ def send_reports(
         )
     assert outcome is not None  # no idempotency key: a Send always runs
     return SendResult(outcome, len(files), sum(f.rows for f in files))
+
+
+def retry_delivery(settings: Settings, db: Database, app_key: str, delivery_id: int) -> int:
+    """*Retry*: one attempt now at a failed (or waiting) delivery of the app; its id.
+
+    :class:`~ftpush.errors.NotFound` if it is not the app's, :class:`~ftpush.errors.Conflict`
+    if it was delivered or is being attempted right now.
+    """
+    exporter = Exporter(settings, db, SecretBox.from_keys_dir(settings.keys_dir))
+    return asyncio.run(exporter.retry_now(app_key, delivery_id)).delivery_id
+
+
+def build_reports(
+    db: Database,
+    app_key: str,
+    reports: Sequence[ReportName],
+    window: Window,
+    now: dt.datetime,
+    folder: Path,
+) -> list[ReportFile]:
+    """Write the files of ``reports`` for ``window`` into ``folder``, as the app's
+    destination wants them (format, delimiter)."""
+    dest_format, delimiter = _format(db, app_key)
+    files: list[ReportFile] = []
+    for report in reports:
+        for built in build(db, report, app_key, window, now):
+            path, written = built.write(folder, dest_format, delimiter=delimiter)
+            files.append(ReportFile(str(report), path, path.name, written.rows))
+    return files
 
 
 def _window(first: dt.date | None, last: dt.date | None, today: dt.date) -> Window:

@@ -61,6 +61,7 @@ from ftpush.storage.tables import ExportDestination, RemoteServer
 
 REPORTS_FOLDER = "reports"
 EXPORTS_SPOOL = "exports"
+_STAGING = ".staging-"
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f\\/]")
 _CHUNK = 1 << 20
 
@@ -138,6 +139,16 @@ class RunOutcome:
     @property
     def ok(self) -> bool:
         return all(d.status is DeliveryStatus.DELIVERED for d in self.deliveries)
+
+
+@dataclass(frozen=True)
+class _Item:
+    """A file to attempt: its delivery row, the kept copy, and until when to retry it."""
+
+    delivery_id: int
+    path: Path
+    file_name: str
+    deadline: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -359,45 +370,56 @@ class Exporter:
     ) -> RunOutcome | None:
         """Record a run of ``files`` and deliver them; ``None`` if the key already ran.
 
-        The files are copied into the exports spool first (the caller may delete
-        its own), so a failed file can be retried later by :meth:`retry_due`;
+        The files are kept in the exports spool first (the caller may delete its
+        own), so a failed file can be retried later by :meth:`retry_due`;
         ``deadline`` (e.g. 06:00 app-local for a nightly run) bounds the retries.
+        The run and all its deliveries are recorded in one transaction, so a run
+        either exists with every file or not at all.
         """
         for f in files:
             _check_name(f.file_name)
-        with self._db.transaction() as session:
-            dest, server = exports.get_destination(session, app_key)
-            label = exports.destination_label(dest, server)
-            run = exports.start_run(
-                session,
-                app_key,
-                trigger=trigger,
-                window_start=window_start,
-                window_end=window_end,
-                idempotency_key=idempotency_key,
-                requested_by=requested_by,
-            )
-            if run is None:
-                return None
-            run_id = run.id
-        spool = self._spool(app_key) / str(run_id)
-        items: list[tuple[int, Path, str]] = []
-        for f in files:
-            kept = await asyncio.to_thread(_keep, f.local_path, spool / f.file_name)
-            size, digest = await asyncio.to_thread(_size_and_sha256, kept)
+        staging = self._spool(app_key) / f"{_STAGING}{secrets.token_hex(8)}"
+        kept: list[tuple[ReportFile, Path, int, str]] = []
+        try:
+            for f in files:
+                path = await asyncio.to_thread(_keep, f.local_path, staging / f.file_name)
+                size, digest = await asyncio.to_thread(_size_and_sha256, path)
+                kept.append((f, path, size, digest))
             with self._db.transaction() as session:
-                delivery = exports.add_delivery(
+                dest, server = exports.get_destination(session, app_key)
+                label = exports.destination_label(dest, server)
+                run = exports.start_run(
                     session,
-                    run_id,
-                    report=f.report,
-                    file_name=f.file_name,
-                    destination=label,
-                    rows=f.rows,
-                    size=size,
-                    sha256=digest,
+                    app_key,
+                    trigger=trigger,
+                    window_start=window_start,
+                    window_end=window_end,
+                    idempotency_key=idempotency_key,
+                    requested_by=requested_by,
+                    retry_until=deadline,
                 )
-                items.append((delivery.id, kept, f.file_name))
-        outcomes = await self._attempt(app_key, items, deadline)
+                if run is None:
+                    return None
+                run_id = run.id
+                spool = self._spool(app_key) / str(run_id)
+                items: list[_Item] = []
+                for f, _path, size, digest in kept:
+                    delivery = exports.add_delivery(
+                        session,
+                        run_id,
+                        report=f.report,
+                        file_name=f.file_name,
+                        destination=label,
+                        rows=f.rows,
+                        size=size,
+                        sha256=digest,
+                    )
+                    items.append(_Item(delivery.id, spool / f.file_name, f.file_name, deadline))
+                if kept:
+                    await asyncio.to_thread(_move_folder, staging, spool)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+        outcomes = await self._attempt(app_key, items)
         with self._db.transaction() as session:
             exports.finish_run(session, run_id, now=self._clock())
         return RunOutcome(run_id, outcomes)
@@ -405,21 +427,63 @@ class Exporter:
     async def retry_due(
         self, app_key: str | None = None, *, deadline: dt.datetime | None = None
     ) -> list[DeliveryOutcome]:
-        """Attempt again every ``retrying`` delivery whose time has come."""
-        with self._db.read() as session:
-            due = exports.due_deliveries(session, self._clock(), app_key=app_key)
-            by_app: dict[str, list[tuple[int, Path, str]]] = {}
+        """Attempt again every ``retrying`` delivery whose time has come.
+
+        Each delivery is claimed first (two processes never attempt the same file
+        at once) and retried until its run's ``retry_until`` — or ``deadline``,
+        when given.
+        """
+        now = self._clock()
+        lease_until = now + dt.timedelta(seconds=self._settings.export.claim_lease_seconds)
+        by_app: dict[str, list[_Item]] = {}
+        with self._db.transaction() as session:
+            due = exports.claim_due_deliveries(
+                session, now, lease_until=lease_until, app_key=app_key
+            )
             for delivery, run, app in due:
                 path = self._spool(app.key) / str(run.id) / delivery.file_name
-                by_app.setdefault(app.key, []).append((delivery.id, path, delivery.file_name))
+                until = deadline if deadline is not None else run.retry_until
+                by_app.setdefault(app.key, []).append(
+                    _Item(delivery.id, path, delivery.file_name, until)
+                )
         outcomes: list[DeliveryOutcome] = []
         for key, items in by_app.items():
-            outcomes += await self._attempt(key, items, deadline)
+            outcomes += await self._attempt(key, items)
         return outcomes
 
-    async def _attempt(
-        self, app_key: str, items: list[tuple[int, Path, str]], deadline: dt.datetime | None
-    ) -> list[DeliveryOutcome]:
+    async def retry_now(self, app_key: str, delivery_id: int) -> DeliveryOutcome:
+        """*Retry* one ``failed`` (or waiting) delivery of the app: one attempt, now.
+
+        The file kept in the spool is sent again to the destination as it is now;
+        if it fails, it stays ``failed`` (the contacts are told again). A file no
+        longer kept (the spool is pruned after ``intake.archive_retention_days``)
+        fails with a message saying to send the report again.
+        """
+        now = self._clock()
+        lease_until = now + dt.timedelta(seconds=self._settings.export.claim_lease_seconds)
+        with self._db.transaction() as session:
+            delivery, run = exports.claim_for_retry(
+                session, app_key, delivery_id, now=now, lease_until=lease_until
+            )
+            path = self._spool(app_key) / str(run.id) / delivery.file_name
+            item = _Item(delivery.id, path, delivery.file_name, now)
+        if not path.is_file():
+            message = f"the file is no longer kept; send report {delivery.report} again"
+            return self._record(item, "", ("config", message))
+        [outcome] = await self._attempt(app_key, [item])
+        return outcome
+
+    async def resume(self, idempotency_key: str) -> int:
+        """Make the never-attempted files of the run ``idempotency_key`` due now.
+
+        For a run whose process died between recording it and attempting its
+        files; :meth:`retry_due` then sends them. Returns how many.
+        """
+        with self._db.transaction() as session:
+            run = exports.find_run(session, idempotency_key)
+            return 0 if run is None else exports.resume_run(session, run.id, now=self._clock())
+
+    async def _attempt(self, app_key: str, items: list[_Item]) -> list[DeliveryOutcome]:
         """One attempt at each item on one connection; every outcome is recorded."""
         errors: dict[int, tuple[str, str]] = {}
         label = ""
@@ -431,46 +495,41 @@ class Exporter:
         except (RemoteError, InvalidInput) as exc:
             stage = exc.stage if isinstance(exc, RemoteError) else "config"
             message = self._redact(exc.message, snapshot) if snapshot else exc.message
-            errors = {item[0]: (stage, message) for item in items}
+            errors = {item.delivery_id: (stage, message) for item in items}
         outcomes = []
-        for delivery_id, path, _name in items:
-            failure = errors.get(delivery_id)
-            outcomes.append(self._record(delivery_id, label, failure, deadline))
+        for item in items:
+            failure = errors.get(item.delivery_id)
+            outcomes.append(self._record(item, label, failure))
             if failure is None:
-                path.unlink(missing_ok=True)
+                item.path.unlink(missing_ok=True)
                 with contextlib.suppress(OSError):
-                    path.parent.rmdir()  # the run's folder, once empty
+                    item.path.parent.rmdir()  # the run's folder, once empty
         return outcomes
 
-    async def _send(
-        self, snapshot: _Destination, items: list[tuple[int, Path, str]]
-    ) -> dict[int, tuple[str, str]]:
+    async def _send(self, snapshot: _Destination, items: list[_Item]) -> dict[int, tuple[str, str]]:
         errors: dict[int, tuple[str, str]] = {}
         if snapshot.target is None:
-            for delivery_id, path, name in items:
+            for item in items:
                 try:
-                    await asyncio.to_thread(deliver_to_dropbox, snapshot.dropbox, path, name)
+                    await asyncio.to_thread(
+                        deliver_to_dropbox, snapshot.dropbox, item.path, item.file_name
+                    )
                 except RemoteError as exc:
-                    errors[delivery_id] = (exc.stage, exc.message)
+                    errors[item.delivery_id] = (exc.stage, exc.message)
             return errors
         async with self._factory(snapshot.target, timeout=self._timeout) as client:
-            for delivery_id, path, name in items:
+            for item in items:
                 try:
-                    await deliver(client, path, snapshot.path, name)
+                    await deliver(client, item.path, snapshot.path, item.file_name)
                 except RemoteError as exc:
-                    errors[delivery_id] = (exc.stage, self._redact(exc.message, snapshot))
+                    errors[item.delivery_id] = (exc.stage, self._redact(exc.message, snapshot))
         return errors
 
-    def _record(
-        self,
-        delivery_id: int,
-        label: str,
-        failure: tuple[str, str] | None,
-        deadline: dt.datetime | None,
-    ) -> DeliveryOutcome:
+    def _record(self, item: _Item, label: str, failure: tuple[str, str] | None) -> DeliveryOutcome:
         now = self._clock()
+        deadline = item.deadline
         with self._db.transaction() as session:
-            delivery = exports.get_delivery(session, delivery_id)
+            delivery = exports.get_delivery(session, item.delivery_id)
             if label:
                 delivery.destination = label
             error = next_at = None
@@ -484,7 +543,7 @@ class Exporter:
                 ):
                     next_at = candidate
             row = exports.record_attempt(
-                session, delivery_id, now=now, error=error, next_attempt_at=next_at
+                session, item.delivery_id, now=now, error=error, next_attempt_at=next_at
             )
             outcome = DeliveryOutcome(
                 delivery_id=row.id,
@@ -501,6 +560,43 @@ class Exporter:
             )
             exports.finish_run(session, row.run_id, now=now)
         return outcome
+
+
+def _move_folder(staging: Path, final: Path) -> None:
+    """Give a run's staged files their run folder (``rename``: same file system)."""
+    if final.exists():  # left by a database reset or a run id reused: never mix runs
+        shutil.rmtree(final)
+    staging.rename(final)
+
+
+def purge_spool(settings: Settings, *, older_than: dt.timedelta, now: float) -> int:
+    """Remove kept report files (failed for good, or staged by a process that died)
+    untouched for ``older_than``; returns how many folders went. ``now`` is a Unix time.
+    """
+    root = settings.spool_dir / EXPORTS_SPOOL
+    cutoff = now - older_than.total_seconds()
+    removed = 0
+    for app_dir in _subdirs(root):
+        for run_dir in _subdirs(app_dir):
+            try:
+                newest = max(
+                    [run_dir.lstat().st_mtime] + [p.lstat().st_mtime for p in run_dir.iterdir()]
+                )
+            except OSError:
+                continue
+            if newest < cutoff:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                removed += 1
+        with contextlib.suppress(OSError):
+            app_dir.rmdir()  # only when empty
+    return removed
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []
 
 
 def _keep(source: Path, kept: Path) -> Path:

@@ -20,12 +20,12 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ftpush.crypto import SecretBox
-from ftpush.errors import InvalidInput, NotFound
+from ftpush.errors import Conflict, InvalidInput, NotFound
 from ftpush.models import DeliveryStatus, ExportFormat, ExportTrigger, JobStatus, ReportName
 from ftpush.storage.apps import get_app
 from ftpush.storage.remotes import RemoteServerSpec, save_remote_server
@@ -145,11 +145,11 @@ def get_destination(
 
 
 def scheduled_destinations(session: Session) -> Sequence[tuple[App, ExportDestination]]:
-    """Apps whose reports go out every night (schedule on)."""
+    """Apps whose reports go out every night: the offer on and the schedule on."""
     rows = session.execute(
         select(App, ExportDestination)
         .join(ExportDestination, ExportDestination.app_id == App.id)
-        .where(ExportDestination.schedule_enabled.is_(True))
+        .where(ExportDestination.schedule_enabled.is_(True), App.ftp_enabled.is_(True))
         .order_by(App.id)
     ).all()
     return [(app, dest) for app, dest in rows]
@@ -175,8 +175,13 @@ def start_run(
     window_end: dt.date,
     idempotency_key: str | None = None,
     requested_by: str | None = None,
+    retry_until: dt.datetime | None = None,
 ) -> ExportRun | None:
-    """A new run, or ``None`` when a run with ``idempotency_key`` already exists."""
+    """A new run, or ``None`` when a run with ``idempotency_key`` already exists.
+
+    Failed attempts of its files are retried until ``retry_until`` (no bound: the
+    backoff's attempt limit alone).
+    """
     if window_end < window_start:
         raise InvalidInput("the window ends before it starts", field="window")
     app = get_app(session, app_key)
@@ -188,6 +193,7 @@ def start_run(
         window_end=window_end,
         requested_by=requested_by,
         status=JobStatus.RUNNING,
+        retry_until=retry_until,
     )
     try:
         with session.begin_nested():
@@ -247,6 +253,7 @@ def record_attempt(
     delivery = get_delivery(session, delivery_id)
     delivery.attempts += 1
     delivery.error = error
+    delivery.attempting_until = None
     if error is None:
         delivery.status = DeliveryStatus.DELIVERED
         delivery.delivered_at = now
@@ -279,10 +286,20 @@ def finish_run(session: Session, run_id: int, *, now: dt.datetime) -> ExportRun:
     return run
 
 
-def due_deliveries(
-    session: Session, now: dt.datetime, *, app_key: str | None = None
+def claim_due_deliveries(
+    session: Session,
+    now: dt.datetime,
+    *,
+    lease_until: dt.datetime,
+    app_key: str | None = None,
+    limit: int = 1000,
 ) -> Sequence[tuple[ExportDelivery, ExportRun, App]]:
-    """Deliveries waiting for another attempt whose time has come, oldest first."""
+    """Deliveries waiting for another attempt whose time has come, oldest first, claimed.
+
+    Each is claimed by setting its ``attempting_until`` to ``lease_until`` with a
+    conditional update, so two processes never attempt the same delivery at once;
+    recording the attempt lets go (and if the process died, the lease runs out).
+    """
     query = (
         select(ExportDelivery, ExportRun, App)
         .join(ExportRun, ExportRun.id == ExportDelivery.run_id)
@@ -290,12 +307,134 @@ def due_deliveries(
         .where(
             ExportDelivery.status == DeliveryStatus.RETRYING,
             ExportDelivery.next_attempt_at <= now,
+            _free(now),
         )
         .order_by(ExportDelivery.next_attempt_at, ExportDelivery.id)
+        .limit(limit)
     )
     if app_key is not None:
         query = query.where(App.key == app_key)
-    return [(d, r, a) for d, r, a in session.execute(query).all()]
+    claimed = []
+    for delivery, run, app in session.execute(query).all():
+        if _lease(session, delivery.id, [DeliveryStatus.RETRYING], now, lease_until):
+            delivery.attempting_until = lease_until
+            claimed.append((delivery, run, app))
+    return claimed
+
+
+def get_app_delivery(
+    session: Session, app_key: str, delivery_id: int
+) -> tuple[ExportDelivery, ExportRun]:
+    """One of the app's deliveries and its run, or :class:`NotFound`."""
+    app = get_app(session, app_key)
+    row = session.execute(
+        select(ExportDelivery, ExportRun)
+        .join(ExportRun, ExportRun.id == ExportDelivery.run_id)
+        .where(ExportDelivery.id == delivery_id, ExportRun.app_id == app.id)
+    ).first()
+    if row is None:
+        raise NotFound(f"app {app_key!r} has no export delivery {delivery_id}")
+    return row[0], row[1]
+
+
+def claim_for_retry(
+    session: Session, app_key: str, delivery_id: int, *, now: dt.datetime, lease_until: dt.datetime
+) -> tuple[ExportDelivery, ExportRun]:
+    """Claim one of the app's ``failed`` or ``retrying`` deliveries for a manual retry now.
+
+    :class:`NotFound` if the delivery is not the app's; :class:`Conflict` if it was
+    delivered or another process is attempting it right now.
+    """
+    delivery, run = get_app_delivery(session, app_key, delivery_id)
+    if delivery.status in {DeliveryStatus.DELIVERED, DeliveryStatus.PENDING}:
+        raise Conflict(f"export delivery {delivery_id} is {delivery.status}: nothing to retry")
+    statuses = [DeliveryStatus.FAILED, DeliveryStatus.RETRYING]
+    if not _lease(session, delivery_id, statuses, now, lease_until):
+        raise Conflict(f"export delivery {delivery_id} is being attempted right now")
+    session.refresh(delivery)
+    run.alerted_at = None  # failing again is worth telling again
+    run.alert_error = None
+    session.flush()
+    return delivery, run
+
+
+def _free(now: dt.datetime) -> ColumnElement[bool]:
+    """No process is attempting the delivery (none claimed it, or its lease ran out)."""
+    return ExportDelivery.attempting_until.is_(None) | (ExportDelivery.attempting_until < now)
+
+
+def _lease(
+    session: Session,
+    delivery_id: int,
+    statuses: Sequence[DeliveryStatus],
+    now: dt.datetime,
+    lease_until: dt.datetime,
+) -> bool:
+    """Claim a delivery in one of ``statuses`` that no process is attempting."""
+    result = session.execute(
+        update(ExportDelivery)
+        .where(ExportDelivery.id == delivery_id, ExportDelivery.status.in_(statuses), _free(now))
+        .values(attempting_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def resume_run(session: Session, run_id: int, *, now: dt.datetime) -> int:
+    """Make the never-attempted files of a run (its process died) due now; how many."""
+    result = session.execute(
+        update(ExportDelivery)
+        .where(ExportDelivery.run_id == run_id, ExportDelivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.RETRYING, next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def find_run(session: Session, idempotency_key: str) -> ExportRun | None:
+    return session.scalar(select(ExportRun).where(ExportRun.idempotency_key == idempotency_key))
+
+
+def run_deliveries(session: Session, run_id: int) -> Sequence[ExportDelivery]:
+    return session.scalars(
+        select(ExportDelivery).where(ExportDelivery.run_id == run_id).order_by(ExportDelivery.id)
+    ).all()
+
+
+# --- alerts -------------------------------------------------------------------------------
+
+
+def runs_to_alert(session: Session, *, since: dt.datetime) -> Sequence[tuple[ExportRun, App]]:
+    """Runs that ended ``failed`` since ``since`` and whose contacts were not told yet."""
+    rows = session.execute(
+        select(ExportRun, App)
+        .join(App, App.id == ExportRun.app_id)
+        .where(
+            ExportRun.status == JobStatus.FAILED,
+            ExportRun.alerted_at.is_(None),
+            ExportRun.finished_at >= since,
+        )
+        .order_by(ExportRun.id)
+    ).all()
+    return [(run, app) for run, app in rows]
+
+
+def claim_alert(session: Session, run_id: int, *, now: dt.datetime) -> bool:
+    """Take the duty of telling a failed run's contacts; ``False`` if someone has."""
+    result = session.execute(
+        update(ExportRun)
+        .where(ExportRun.id == run_id, ExportRun.alerted_at.is_(None))
+        .values(alerted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def record_alert(session: Session, run_id: int, *, error: str | None) -> None:
+    run = session.get(ExportRun, run_id)
+    if run is not None:
+        run.alert_error = error
+        session.flush()
 
 
 def list_deliveries(

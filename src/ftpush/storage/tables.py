@@ -581,6 +581,8 @@ class ExportDelivery(Base):
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # A process is attempting it until then (a lease: a process that died lets go).
+    attempting_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = _created()
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())

@@ -58,3 +58,27 @@ def test_the_daily_limit_and_bad_input(api: Api) -> None:
     problem(client.post("/api/v1/exports", json={"reports": ["nope"]}), 422)
     problem(client.post("/api/v1/exports", json={"colour": "red"}), 422)
     problem(api.client(None).get("/api/v1/exports"), 401)
+
+
+def test_retry_a_failed_delivery(api: Api) -> None:
+    dropbox_destination(api)
+    client = api.client()
+    reports = api.settings.dropbox_dir / "alpha" / "reports"
+    reports.mkdir(parents=True)
+    day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    blocker = reports / f"alpha_EVENTS_{day:%Y%m%d}.csv"
+    blocker.mkdir()  # the final name is taken: the delivery fails and waits for a retry
+    sent = client.post("/api/v1/exports", json={"reports": ["events"]}).json()
+    [delivery] = sent["deliveries"]
+    assert (sent["ok"], delivery["status"]) == (False, "retrying")
+    url = f"/api/v1/exports/deliveries/{delivery['id']}/retry"
+    problem(api.client("beta").post(url), 404)  # not beta's
+    again = client.post(url).json()
+    assert (again["status"], again["attempts"]) == ("failed", 2)  # one attempt, now
+    assert again["error"].startswith("transfer:")
+    blocker.rmdir()
+    done = client.post(url).json()
+    assert (done["status"], done["attempts"]) == ("delivered", 3)
+    assert blocker.is_file()
+    problem(client.post(url), 409)  # delivered: nothing to retry
+    problem(client.post("/api/v1/exports/deliveries/999999/retry"), 404)

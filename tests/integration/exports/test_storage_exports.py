@@ -124,8 +124,10 @@ def test_runs_deliveries_and_history(db: Database) -> None:
         assert exports.finish_run(s, run.id, now=NOW).status == "running"
         run_id, bad_id = run.id, bad.id
     with db.transaction() as s:
-        assert exports.due_deliveries(s, NOW) == []
-        [(due, _run, app)] = exports.due_deliveries(s, NOW + dt.timedelta(minutes=1))
+        assert exports.claim_due_deliveries(s, NOW, lease_until=NOW + dt.timedelta(hours=1)) == []
+        [(due, _run, app)] = exports.claim_due_deliveries(
+            s, NOW + dt.timedelta(minutes=1), lease_until=NOW + dt.timedelta(hours=1)
+        )
         assert (due.id, app.key) == (bad_id, "demo")
         exports.record_attempt(s, bad_id, now=NOW, error="tcp: refused")
         run = exports.finish_run(s, run_id, now=NOW)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from ftpush.jobs.exports import send_reports
+from ftpush.jobs.exports import retry_delivery, send_reports
 from ftpush.models import ReportName
 from ftpush.storage import exports
 from ftpush.storage.tables import ExportDelivery, ExportRun
@@ -15,6 +16,7 @@ from ftpush.web.auth import AppCaller, AppSettings, Db
 from ftpush.web.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 
 router = APIRouter(prefix="/exports", tags=["exports"])
+DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A delivery's id.")]
 
 
 class SendIn(BaseModel):
@@ -84,6 +86,17 @@ def history(
         )
         items = [_out(d, r) for d, r in rows]
     return Page[DeliveryOut](items=items, next_cursor=next_cursor([i.id for i in items], limit))
+
+
+@router.post(
+    "/deliveries/{delivery_id}/retry",
+    summary="Retry a failed delivery now (one attempt, to the destination as it is now)",
+)
+def retry(caller: AppCaller, db: Db, settings: AppSettings, delivery_id: DeliveryId) -> DeliveryOut:
+    retry_delivery(settings, db, caller.app_key, delivery_id)
+    with db.read() as session:
+        delivery, run = exports.get_app_delivery(session, caller.app_key, delivery_id)
+        return _out(delivery, run)
 
 
 def _out(delivery: ExportDelivery, run: ExportRun) -> DeliveryOut:

@@ -1,4 +1,4 @@
-"""export runs: retry deadline and alert record
+"""export runs: retry deadline and alert record; export deliveries: attempt lease
 
 Revision ID: 0003
 Revises: 0002
@@ -27,9 +27,17 @@ def upgrade() -> None:
             sa.Column("alerted_at", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True)
         )
         batch_op.add_column(sa.Column("alert_error", sa.Text(), nullable=True))
+    with op.batch_alter_table("export_deliveries", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "attempting_until", ftpush.storage.types.UtcDateTime(timezone=True), nullable=True
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("export_deliveries", schema=None) as batch_op:
+        batch_op.drop_column("attempting_until")
     with op.batch_alter_table("export_runs", schema=None) as batch_op:
         batch_op.drop_column("alert_error")
         batch_op.drop_column("alerted_at")
