@@ -124,3 +124,26 @@ def test_bad_destinations(ftpush: Ftpush, args: tuple[str, ...], message: str) -
 def test_without_a_destination(ftpush: Ftpush) -> None:
     assert "no export destination" in ftpush.fails("export", "test", "--app", "demo").err
     assert "no export destination" in ftpush.fails("export", "show", "--app", "demo").err
+
+
+def test_retry_a_failed_delivery_from_the_cli(
+    ftpush: Ftpush, sshd_peer: SshdPeer, peer_dir: Path
+) -> None:
+    folder = peer_dir / "ro"
+    make_read_only(folder)
+    sftp_destination(ftpush, sshd_peer, folder, "--format", "csv")
+    sent = ftpush.fails("export", "send", "--app", "demo", "--report", "events", "--json").json()
+    [delivery] = sent["deliveries"]
+    assert delivery["status"] == "retrying"
+    [row] = ftpush("export", "list", "--app", "demo", "--json").json()
+    run = ftpush.fails("export", "retry", "--app", "demo", str(row["id"]))
+    assert "failed" in run.out
+    assert "permission:" in run.out
+    folder.chmod(0o777)  # the customer fixes the folder; Retry delivers the kept file
+    done = ftpush("export", "retry", "--app", "demo", str(row["id"]), "--json").json()
+    assert (done["status"], done["attempts"]) == ("delivered", 3)
+    assert [p.name for p in folder.iterdir()] == [row["file_name"]]
+    assert (
+        "nothing to retry" in ftpush.fails("export", "retry", "--app", "demo", str(row["id"])).err
+    )
+    assert "no export delivery 999" in ftpush.fails("export", "retry", "--app", "demo", "999").err
