@@ -1,7 +1,12 @@
-"""``ftpush app``: create, list, show and change apps, their FTP offer and push providers."""
+"""``ftpush app``: create, list, show and change apps and their FTP offer.
+
+Also an app's push providers, API keys and alert contacts (who is told when an export
+fails for good; ``ftpush app test-alert`` tries them).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +15,8 @@ import click
 
 from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, pass_cli
 from ftpush.crypto import SecretBox
+from ftpush.errors import InvalidInput
+from ftpush.pipeline.alerts import Alerter, contacts_of, probe_alert, redact_url
 from ftpush.pipeline.providers import configure_provider, describe_providers
 from ftpush.push.factory import PROVIDER_KINDS
 from ftpush.storage import api_keys, apps, push_providers
@@ -24,8 +31,17 @@ def app_dict(app: App) -> dict[str, Any]:
         "ftp_enabled": app.ftp_enabled,
         "inbox_enabled": app.inbox_enabled,
         "rate_limit_per_second": app.rate_limit_per_second,
+        "alert_emails": list(app.alert_emails or []),
+        # Shown without its password and query values: it may carry a token.
+        "alert_webhook_url": redact_url(app.alert_webhook_url) if app.alert_webhook_url else None,
         "created_at": app.created_at.isoformat(),
     }
+
+
+def _echo_app(data: dict[str, Any]) -> None:
+    for field, value in data.items():
+        shown = ", ".join(value) or "-" if isinstance(value, list) else value
+        click.echo(f"{field + ':':<15} {shown}")
 
 
 @click.group("app")
@@ -74,8 +90,7 @@ def show(obj: CliContext, key: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
     else:
-        for field, value in data.items():
-            click.echo(f"{field + ':':<15} {value}")
+        _echo_app(data)
 
 
 def _switch(obj: CliContext, key: str, enabled: bool) -> None:
@@ -220,6 +235,16 @@ def remove_provider(obj: CliContext, key: str, platform: str) -> None:
     "--rate-limit", type=click.IntRange(min=0), metavar="N",
     help="At most N messages per second for this app (0: no limit).",
 )  # fmt: skip
+@click.option(
+    "--alert-email", "alert_emails", multiple=True, metavar="ADDRESS",
+    help="Who is e-mailed when an export fails for good (repeat; replaces the list).",
+)  # fmt: skip
+@click.option("--no-alert-emails", is_flag=True, help="E-mail nobody about failed exports.")
+@click.option(
+    "--alert-webhook", metavar="URL",
+    help="http(s) URL that gets a JSON POST when an export fails for good.",
+)  # fmt: skip
+@click.option("--no-alert-webhook", is_flag=True, help="Remove the alert webhook.")
 @json_option
 @pass_cli
 def set_(
@@ -229,19 +254,61 @@ def set_(
     timezone: str | None,
     inbox: bool | None,
     rate_limit: int | None,
+    alert_emails: tuple[str, ...],
+    no_alert_emails: bool,
+    alert_webhook: str | None,
+    no_alert_webhook: bool,
     as_json: bool,
 ) -> None:
-    """Change app KEY's name, timezone, Inbox switch or send rate."""
+    """Change app KEY's name, timezone, Inbox switch, send rate or alert contacts."""
+    if alert_emails and no_alert_emails:
+        raise click.UsageError("give --alert-email or --no-alert-emails, not both")
+    if alert_webhook is not None and no_alert_webhook:
+        raise click.UsageError("give --alert-webhook or --no-alert-webhook, not both")
+    emails = list(alert_emails) if alert_emails else ([] if no_alert_emails else None)
     with obj.session() as session:
         app = apps.update_app(
             session, key, name=name, timezone=timezone, inbox_enabled=inbox, rate_limit=rate_limit
         )
+        if emails is not None or alert_webhook is not None or no_alert_webhook:
+            app = apps.set_alert_contacts(
+                session, key, emails=emails, webhook_url=alert_webhook,
+                clear_webhook=no_alert_webhook,
+            )  # fmt: skip
         data = app_dict(app)
     if as_json:
         emit_json(data)
     else:
-        for field, value in data.items():
-            click.echo(f"{field + ':':<15} {value}")
+        _echo_app(data)
+
+
+@command.command("test-alert")
+@click.argument("key")
+@click.option(
+    "--timeout", type=click.FloatRange(1, 300), default=None, metavar="SECONDS",
+    help="Per channel (default: smtp.timeout_seconds).",
+)  # fmt: skip
+@json_option
+@pass_cli
+def test_alert(obj: CliContext, key: str, timeout: float | None, as_json: bool) -> None:
+    """Send a test alert to app KEY's alert contacts; exit 1 if any of them failed."""
+    with obj.db.read() as session:
+        emails, webhook_url = contacts_of(apps.get_app(session, key))
+    if not emails and not webhook_url:
+        raise InvalidInput(
+            f"app {key} has no alert contacts: add them with "
+            f"`ftpush app set {key} --alert-email ADDRESS --alert-webhook URL`"
+        )
+    alerter = Alerter(obj.settings, timeout=timeout)
+    outcomes = asyncio.run(alerter.notify(emails, webhook_url, probe_alert(key)))
+    if as_json:
+        emit_json([o.to_json() for o in outcomes])
+    else:
+        for o in outcomes:
+            result = "sent" if o.ok else f"FAILED: {o.error}"
+            click.echo(f"{o.channel:<8} {o.target}: {result}")
+    if not all(o.ok for o in outcomes):
+        raise click.exceptions.Exit(1)
 
 
 # --- API keys ------------------------------------------------------------------------
