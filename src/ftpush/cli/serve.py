@@ -26,6 +26,7 @@ from ftpush.intake.poller import Poller
 from ftpush.intake.sftp import SftpService
 from ftpush.intake.spool import Origin, Spool
 from ftpush.jobs.housekeeping import Housekeeping
+from ftpush.jobs.nightly import NightlyExports
 from ftpush.jobs.runtime import JobRuntime, Sweeper, WorkerService
 from ftpush.models import ImportSource
 from ftpush.storage import Database
@@ -170,6 +171,7 @@ def command(
             WorkerService(runtime, settings.queue.workers),
             Sweeper(db, runtime.queue, interval=settings.queue.sweep_seconds),
             Housekeeping(settings),
+            NightlyExports(settings, db),
         ]
         banner = [
             f"ftpush {__version__} ({settings.profile} profile)",

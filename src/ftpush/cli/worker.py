@@ -1,4 +1,4 @@
-"""``ftpush worker``: only the task workers and the sweeper (scale-out)."""
+"""``ftpush worker``: the task workers, the sweeper and the nightly exports (scale-out)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import click
 from ftpush import __version__, logs
 from ftpush.cli.context import CliContext, pass_cli
 from ftpush.cli.serve import Service, run_services
+from ftpush.jobs.nightly import NightlyExports
 from ftpush.jobs.runtime import JobRuntime, Sweeper, WorkerService
 
 
@@ -36,5 +37,6 @@ def command(obj: CliContext, threads: int | None, drain: bool) -> None:
     services: list[Service] = [
         WorkerService(runtime, threads or settings.queue.workers),
         Sweeper(obj.db, runtime.queue, interval=settings.queue.sweep_seconds),
+        NightlyExports(settings, obj.db),
     ]
     run_services(settings, services, [f"ftpush {__version__} worker"])
