@@ -21,7 +21,7 @@ from ftpush.config import Settings, load_settings
 from ftpush.storage import Database, migrate
 from ftpush.storage.engine import make_engine, normalise_url
 
-pytest_plugins = ["tests.peers.fixtures", "tests.peers.push_peer"]
+pytest_plugins = ["tests.peers.fixtures", "tests.peers.push_peer", "tests.peers.alert_peers"]
 
 PG_URL = os.environ.get("FTPUSH_TEST_DATABASE_URL")
 REPO = Path(__file__).resolve().parents[1]

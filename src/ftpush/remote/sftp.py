@@ -222,6 +222,11 @@ class SftpClient:
         stage, reason = "transfer", repr(exc)
         if isinstance(exc, asyncssh.SFTPPermissionDenied | asyncssh.SFTPWriteProtect):
             stage, reason = "permission", "permission denied"
+        elif isinstance(exc, asyncssh.SFTPNoSpaceOnFilesystem | asyncssh.SFTPQuotaExceeded):
+            reason = f"{exc.reason} (no space left there)"
+        elif isinstance(exc, asyncssh.SFTPFailure) and what == "upload":
+            # OpenSSH's sftp-server says only "Failure" for a full disk or a quota.
+            reason = f"{exc.reason} (the server gave no reason: a full disk or a quota?)"
         elif isinstance(exc, asyncssh.SFTPError):
             reason = exc.reason
         elif isinstance(exc, TimeoutError):
