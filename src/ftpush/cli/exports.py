@@ -15,10 +15,11 @@ from ftpush.cli.remote_url import parse_remote_url, read_key_file, read_secret_s
 from ftpush.crypto import SecretBox
 from ftpush.errors import InvalidInput
 from ftpush.jobs.exports import retry_delivery, send_reports
-from ftpush.models import ExportFormat, ReportName
+from ftpush.models import ExportFormat, RemoteProtocol, ReportName
 from ftpush.pipeline.exports import Exporter
+from ftpush.remote.keys import generate_key_pair, public_key_of
 from ftpush.storage import exports
-from ftpush.storage.remotes import RemoteServerSpec
+from ftpush.storage.remotes import RemoteServerSpec, credentials
 from ftpush.storage.tables import ExportDelivery, ExportDestination, ExportRun, RemoteServer
 
 
@@ -27,7 +28,9 @@ def command() -> None:
     """Reports delivered to the app's server or dropbox: destination, test, send, history."""
 
 
-def destination_dict(dest: ExportDestination, server: RemoteServer | None) -> dict[str, Any]:
+def destination_dict(
+    dest: ExportDestination, server: RemoteServer | None, *, box: SecretBox
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "destination": exports.destination_label(dest, server),
         "kind": "dropbox" if server is None else str(server.protocol),
@@ -39,6 +42,8 @@ def destination_dict(dest: ExportDestination, server: RemoteServer | None) -> di
     }
     if server is not None:
         data["auth"] = "key" if server.private_key_encrypted else "password"
+        key = credentials(box, server).private_key
+        data["public_key"] = public_key_of(key) if key else None  # to install it again
         data["host_key"] = server.host_key_fingerprint
         data["tls_fingerprint"] = server.tls_cert_fingerprint
     return data
@@ -83,6 +88,11 @@ def _reports(value: str | None) -> tuple[str, ...]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Private key file (SFTP).",
 )
+@click.option(
+    "--generate-key",
+    is_flag=True,
+    help="SFTP: make a new key pair for this app and print the public key to install there.",
+)
 @click.option("--host-key", help="Pinned SSH host key fingerprint, SHA256:... (SFTP).")
 @click.option("--tls-fingerprint", help="Pinned certificate SHA-256 (FTPS, self-signed).")
 @click.option("--no-tls-verify", is_flag=True, help="FTPS: do not verify the certificate.")
@@ -105,6 +115,7 @@ def destination(
     dropbox: bool,
     password_stdin: bool,
     key_file: Path | None,
+    generate_key: bool,
     host_key: str | None,
     tls_fingerprint: str | None,
     no_tls_verify: bool,
@@ -119,9 +130,16 @@ def destination(
         raise InvalidInput("give either --url or --dropbox", field="url")
     remote: RemoteServerSpec | None = None
     path = "/"
+    private_key = read_key_file(key_file) if key_file else None
+    if generate_key:
+        if key_file:
+            raise InvalidInput("give either --key or --generate-key", field="key")
+        private_key, _public = generate_key_pair(f"ftpush export {app_key}")
     if url:
         parsed = parse_remote_url(url)
         path = parsed.path
+        if private_key and parsed.protocol != RemoteProtocol.SFTP:
+            raise InvalidInput("a key pair is for sftp:// destinations", field="key")
         remote = RemoteServerSpec(
             app_key=app_key,
             name=exports.EXPORT_SERVER_NAME,
@@ -130,12 +148,12 @@ def destination(
             port=parsed.port,
             username=parsed.username,
             password=read_secret_stdin() if password_stdin else None,
-            private_key=read_key_file(key_file) if key_file else None,
+            private_key=private_key,
             host_key_fingerprint=host_key,
             tls_verify=not no_tls_verify,
             tls_cert_fingerprint=tls_fingerprint,
         )
-    elif password_stdin or key_file or host_key or tls_fingerprint:
+    elif password_stdin or private_key or host_key or tls_fingerprint:
         raise InvalidInput("credentials are for --url, not --dropbox", field="dropbox")
     spec = exports.DestinationSpec(
         app_key=app_key,
@@ -149,11 +167,14 @@ def destination(
     box = SecretBox.from_keys_dir(obj.settings.keys_dir)
     with obj.session() as session:
         dest = exports.set_destination(session, box, spec)
-        data = destination_dict(dest, *exports.get_destination(session, app_key)[1:])
+        data = destination_dict(dest, *exports.get_destination(session, app_key)[1:], box=box)
     if as_json:
         emit_json(data)
-    else:
-        click.echo(f"reports of {app_key} now go to {data['destination']}")
+        return
+    click.echo(f"reports of {app_key} now go to {data['destination']}")
+    if generate_key:
+        click.echo("add this line to ~/.ssh/authorized_keys of that user on the server:")
+        click.echo(data["public_key"])
 
 
 @command.command("show")
@@ -162,8 +183,9 @@ def destination(
 @pass_cli
 def show(obj: CliContext, app_key: str, as_json: bool) -> None:
     """Show the app's export destination (never its secrets)."""
+    box = SecretBox.from_keys_dir(obj.settings.keys_dir)
     with obj.session() as session:
-        data = destination_dict(*exports.get_destination(session, app_key))
+        data = destination_dict(*exports.get_destination(session, app_key), box=box)
     if as_json:
         emit_json(data)
         return

@@ -147,3 +147,37 @@ def test_retry_a_failed_delivery_from_the_cli(
         "nothing to retry" in ftpush.fails("export", "retry", "--app", "demo", str(row["id"])).err
     )
     assert "no export delivery 999" in ftpush.fails("export", "retry", "--app", "demo", "999").err
+
+
+def test_generated_key_pair_logs_in_once_its_public_key_is_installed(
+    ftpush: Ftpush, sshd_peer: SshdPeer, peer_dir: Path
+) -> None:
+    url = f"sftp://{sshd_peer.user.name}@{sshd_peer.host}:{sshd_peer.port}{peer_dir}"
+    out = ftpush(
+        "export", "destination", "--app", "demo", "--url", url, "--generate-key",
+        "--host-key", sshd_peer.host_key_fingerprint,
+    ).out  # fmt: skip
+    public = out.strip().splitlines()[-1]
+    assert public.startswith("ssh-ed25519 ")
+    assert public.endswith(" ftpush export demo")
+    assert "PRIVATE" not in out
+    shown = ftpush("export", "show", "--app", "demo", "--json").json()
+    assert (shown["auth"], shown["public_key"]) == ("key", public)  # shown again, same key
+    # Not installed yet: the server refuses it, and Test connection says so.
+    assert ftpush.fails("export", "test", "--app", "demo", "--json").json()["stage"] == "auth"
+    authorized = sshd_peer.dir / "authorized_keys"
+    before = authorized.read_text()
+    try:
+        authorized.write_text(before + public + "\n")
+        assert ftpush("export", "test", "--app", "demo", "--json").json()["ok"] is True
+    finally:
+        authorized.write_text(before)
+    both = ftpush.fails(
+        "export", "destination", "--app", "demo", "--url", url, "--generate-key",
+        "--key", str(sshd_peer.client_key_path),
+    )  # fmt: skip
+    assert "either --key or --generate-key" in both.err
+    ftps = ftpush.fails(
+        "export", "destination", "--app", "demo", "--url", "ftps://a@h/p", "--generate-key"
+    )
+    assert "a key pair is for sftp://" in ftps.err
