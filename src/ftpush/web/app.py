@@ -19,7 +19,7 @@ from ftpush.config import Settings
 from ftpush.jobs.queue import TaskQueue
 from ftpush.storage import Database
 from ftpush.storage.database import ping
-from ftpush.web import errors, metrics, services
+from ftpush.web import errors, metrics, panel, services
 from ftpush.web.api import api_router
 from ftpush.web.limits import BodyLimit
 from ftpush.web.services import FileReceiver
@@ -75,4 +75,5 @@ def create_app(
             status_code=200 if healthy else 503,
         )
 
+    panel.install(app, settings)  # the web panel: /login, /apps, ... and /static
     return app

@@ -1,0 +1,21 @@
+"""The panel's pages, registered here and nowhere else.
+
+Each page is one module (its routes, made with ``routing.page_router``) and one
+template. A per-app page also declares ``SECTION`` and is listed in
+:data:`APP_SECTIONS`, which is the app navigation, in order. To add a page: write
+``pages/<name>.py`` and ``templates/<name>.html``, then add the module below.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ftpush.web.panel.pages import accounts, api_keys, apps, session
+from ftpush.web.panel.templating import Section
+
+PAGES = (session, apps, accounts, api_keys)
+APP_SECTIONS: tuple[Section, ...] = (accounts.SECTION, api_keys.SECTION)
+
+
+def routers() -> list[APIRouter]:
+    return [module.router for module in PAGES]
