@@ -240,7 +240,7 @@ def list_(obj: CliContext, app_key: str, limit: int, as_json: bool) -> None:
 @click.option("--app", "app_key", required=True)
 @click.option(
     "--report", "reports", multiple=True, metavar="NAME",
-    help="A report to send (repeat; default: every report). "
+    help="A report to send (repeat; default: those the destination receives). "
     + ", ".join(r.value for r in ReportName),
 )  # fmt: skip
 @click.option("--from", "first", type=click.DateTime(["%Y-%m-%d"]), help="First day (app-local).")

@@ -67,6 +67,8 @@ def send_reports(
 ) -> SendResult:
     """Build the reports of ``first..last`` (default: yesterday, app-local) and deliver them.
 
+    ``reports`` empty means those the destination is set to receive.
+
     A range may reach today (today's rows so far). ``export.sends_per_day`` manual sends
     per app per day unless ``unlimited`` (an admin).
     """
@@ -82,7 +84,7 @@ def send_reports(
     if not unlimited and used >= limit:
         raise PermissionDenied(f"app {app_key} has used its {limit} manual sends today")
     window = _window(first, last, today)
-    chosen = parse_reports(reports)
+    chosen = parse_reports(reports or _configured(db, app_key))
     with tempfile.TemporaryDirectory(prefix="ftpush-send-") as tmp:
         files = build_reports(db, app_key, chosen, window, now, Path(tmp))
         exporter = Exporter(settings, db, SecretBox.from_keys_dir(settings.keys_dir))
@@ -137,6 +139,13 @@ def _window(first: dt.date | None, last: dt.date | None, today: dt.date) -> Wind
     if first > last:
         raise InvalidInput("the window starts after it ends", field="from")
     return Window(first, last)
+
+
+def _configured(db: Database, app_key: str) -> list[str]:
+    """The reports the app's destination is set to receive (none set: every report)."""
+    with db.read() as session:
+        dest, _ = exports.get_destination(session, app_key)
+        return list(dest.reports)
 
 
 def _format(db: Database, app_key: str) -> tuple[ExportFormat, str]:

@@ -82,3 +82,15 @@ def test_retry_a_failed_delivery(api: Api) -> None:
     assert blocker.is_file()
     problem(client.post(url), 409)  # delivered: nothing to retry
     problem(client.post("/api/v1/exports/deliveries/999999/retry"), 404)
+
+
+def test_send_without_reports_sends_those_the_destination_receives(api: Api) -> None:
+    with api.db.transaction() as s:
+        exports.set_destination(
+            s, SecretBox.from_keys_dir(api.settings.keys_dir),
+            exports.DestinationSpec(app_key="alpha", format=ExportFormat.CSV,
+                                    reports=("events", "app_tracking")),
+        )  # fmt: skip
+    sent = api.client().post("/api/v1/exports", json={})
+    assert sent.status_code == 200, sent.text
+    assert sorted(d["report"] for d in sent.json()["deliveries"]) == ["app_tracking", "events"]

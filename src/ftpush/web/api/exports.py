@@ -23,7 +23,9 @@ class SendIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     reports: list[ReportName] = Field(
-        default_factory=list, max_length=len(ReportName), description="Empty: every report."
+        default_factory=list,
+        max_length=len(ReportName),
+        description="Empty: the reports the destination is set to receive.",
     )
     first: dt.date | None = Field(default=None, alias="from", description="First day, app-local.")
     last: dt.date | None = Field(default=None, alias="to", description="Last day, up to today.")
