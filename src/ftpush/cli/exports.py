@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import datetime as dt
 import getpass
 from pathlib import Path
@@ -14,13 +14,16 @@ from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, p
 from ftpush.cli.remote_url import parse_remote_url, read_key_file, read_secret_stdin
 from ftpush.crypto import SecretBox
 from ftpush.errors import InvalidInput
-from ftpush.jobs.exports import retry_delivery, send_reports
-from ftpush.models import ExportFormat, RemoteProtocol, ReportName
-from ftpush.pipeline.exports import Exporter
-from ftpush.remote.keys import generate_key_pair, public_key_of
+from ftpush.jobs.exports import connection_test, retry_delivery, send_reports
+from ftpush.models import ExportFormat, ReportName
+from ftpush.pipeline.destinations import (
+    DestinationView,
+    configure_destination,
+    view_of,
+)
 from ftpush.storage import exports
-from ftpush.storage.remotes import RemoteServerSpec, credentials
-from ftpush.storage.tables import ExportDelivery, ExportDestination, ExportRun, RemoteServer
+from ftpush.storage.remotes import RemoteServerSpec
+from ftpush.storage.tables import ExportDelivery, ExportRun
 
 
 @click.group("export")
@@ -28,47 +31,26 @@ def command() -> None:
     """Reports delivered to the app's server or dropbox: destination, test, send, history."""
 
 
-def destination_dict(
-    dest: ExportDestination, server: RemoteServer | None, *, box: SecretBox
-) -> dict[str, Any]:
+def destination_dict(view: DestinationView) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "destination": exports.destination_label(dest, server),
-        "kind": "dropbox" if server is None else str(server.protocol),
-        "path": dest.path,
-        "reports": list(dest.reports) or [r.value for r in ReportName],
-        "format": str(dest.format),
-        "delimiter": "tab" if dest.delimiter == "\t" else dest.delimiter,
-        "schedule_enabled": dest.schedule_enabled,
+        "destination": view.label,
+        "kind": view.kind,
+        "path": view.path,
+        "reports": list(view.reports),
+        "format": view.format,
+        "delimiter": view.delimiter,
+        "schedule_enabled": view.schedule_enabled,
     }
-    if server is not None:
-        data["auth"] = "key" if server.private_key_encrypted else "password"
-        key = credentials(box, server).private_key
-        data["public_key"] = public_key_of(key) if key else None  # to install it again
-        data["host_key"] = server.host_key_fingerprint
-        data["tls_fingerprint"] = server.tls_cert_fingerprint
+    if view.auth is not None:
+        data["auth"] = view.auth
+        data["public_key"] = view.public_key  # to install it again
+        data["host_key"] = view.host_key_fingerprint
+        data["tls_fingerprint"] = view.tls_cert_fingerprint
     return data
 
 
 def delivery_dict(delivery: ExportDelivery, run: ExportRun) -> dict[str, Any]:
-    return {
-        "id": delivery.id,
-        "run_id": run.id,
-        "trigger": str(run.trigger),
-        "window_start": run.window_start.isoformat(),
-        "window_end": run.window_end.isoformat(),
-        "report": delivery.report,
-        "file_name": delivery.file_name,
-        "destination": delivery.destination,
-        "rows": delivery.rows,
-        "bytes": delivery.bytes,
-        "sha256": delivery.sha256,
-        "status": str(delivery.status),
-        "attempts": delivery.attempts,
-        "next_attempt_at": delivery.next_attempt_at,
-        "error": delivery.error,
-        "created_at": delivery.created_at,
-        "delivered_at": delivery.delivered_at,
-    }
+    return dataclasses.asdict(exports.delivery_record(delivery, run))
 
 
 def _reports(value: str | None) -> tuple[str, ...]:
@@ -131,15 +113,11 @@ def destination(
     remote: RemoteServerSpec | None = None
     path = "/"
     private_key = read_key_file(key_file) if key_file else None
-    if generate_key:
-        if key_file:
-            raise InvalidInput("give either --key or --generate-key", field="key")
-        private_key, _public = generate_key_pair(f"ftpush export {app_key}")
+    if generate_key and key_file:
+        raise InvalidInput("give either --key or --generate-key", field="key")
     if url:
         parsed = parse_remote_url(url)
         path = parsed.path
-        if private_key and parsed.protocol != RemoteProtocol.SFTP:
-            raise InvalidInput("a key pair is for sftp:// destinations", field="key")
         remote = RemoteServerSpec(
             app_key=app_key,
             name=exports.EXPORT_SERVER_NAME,
@@ -153,7 +131,7 @@ def destination(
             tls_verify=not no_tls_verify,
             tls_cert_fingerprint=tls_fingerprint,
         )
-    elif password_stdin or private_key or host_key or tls_fingerprint:
+    elif password_stdin or private_key or generate_key or host_key or tls_fingerprint:
         raise InvalidInput("credentials are for --url, not --dropbox", field="dropbox")
     spec = exports.DestinationSpec(
         app_key=app_key,
@@ -165,9 +143,7 @@ def destination(
         schedule_enabled=not no_schedule,
     )
     box = SecretBox.from_keys_dir(obj.settings.keys_dir)
-    with obj.session() as session:
-        dest = exports.set_destination(session, box, spec)
-        data = destination_dict(dest, *exports.get_destination(session, app_key)[1:], box=box)
+    data = destination_dict(configure_destination(obj.db, box, spec, generate_key=generate_key))
     if as_json:
         emit_json(data)
         return
@@ -184,8 +160,8 @@ def destination(
 def show(obj: CliContext, app_key: str, as_json: bool) -> None:
     """Show the app's export destination (never its secrets)."""
     box = SecretBox.from_keys_dir(obj.settings.keys_dir)
-    with obj.session() as session:
-        data = destination_dict(*exports.get_destination(session, app_key), box=box)
+    with obj.db.read() as session:
+        data = destination_dict(view_of(*exports.get_destination(session, app_key), box=box))
     if as_json:
         emit_json(data)
         return
@@ -203,10 +179,7 @@ def show(obj: CliContext, app_key: str, as_json: bool) -> None:
 @pass_cli
 def test(obj: CliContext, app_key: str, timeout: float, as_json: bool) -> None:
     """Test connection: write, rename, check and delete a probe file; exit 1 on failure."""
-    exporter = Exporter(
-        obj.settings, obj.db, SecretBox.from_keys_dir(obj.settings.keys_dir), timeout=timeout
-    )
-    result = asyncio.run(exporter.test_connection(app_key))
+    result = connection_test(obj.settings, obj.db, app_key, timeout=timeout)
     if as_json:
         emit_json(result.to_json())
     elif result.ok:

@@ -1,7 +1,8 @@
 """Send: build reports for a window and deliver them to the app's destination, now.
 
-The one entry point the CLI (``ftpush export send``) and the API (``POST /api/v1/exports``)
-share; :func:`build_reports` also serves the nightly scheduler (:mod:`ftpush.jobs.nightly`).
+The one entry point the CLI (``ftpush export send``), the API (``POST /api/v1/exports``) and
+the panel's Export page share, with Retry, *Test connection* and the daily quota;
+:func:`build_reports` also serves the nightly scheduler (:mod:`ftpush.jobs.nightly`).
 It sits in ``jobs`` because it joins two sibling layers that may not import each other:
 :mod:`ftpush.reports` builds the files, :mod:`ftpush.pipeline.exports` delivers and
 records them.
@@ -26,7 +27,8 @@ from ftpush.config import Settings
 from ftpush.crypto import SecretBox
 from ftpush.errors import InvalidInput, PermissionDenied
 from ftpush.models import ExportFormat, ExportTrigger, ReportName
-from ftpush.pipeline.exports import Exporter, ReportFile, RunOutcome
+from ftpush.pipeline.exports import ConnectionTest, Exporter, ReportFile, RunOutcome
+from ftpush.remote.base import DEFAULT_TIMEOUT
 from ftpush.reports import Window, build
 from ftpush.storage import Database, apps, exports
 from ftpush.storage.types import utcnow
@@ -37,6 +39,36 @@ class SendResult:
     run: RunOutcome
     files: int
     rows: int
+
+
+@dataclass(frozen=True)
+class SendQuota:
+    """The app's manual sends today (its local calendar day) against the daily limit."""
+
+    today: dt.date
+    used: int
+    limit: int
+
+    @property
+    def left(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def yesterday(self) -> dt.date:
+        """The default window of a Send."""
+        return self.today - dt.timedelta(days=1)
+
+
+def send_quota(
+    settings: Settings, db: Database, app_key: str, *, clock: Callable[[], dt.datetime] = utcnow
+) -> SendQuota:
+    """How many manual sends the app has used today (app-local), and its limit."""
+    with db.read() as session:
+        zone = ZoneInfo(apps.get_app(session, app_key).timezone)
+        today = clock().astimezone(zone).date()
+        day_start = dt.datetime.combine(today, dt.time(), zone)
+        used = exports.sends_since(session, app_key, day_start)
+    return SendQuota(today, used, settings.export.sends_per_day)
 
 
 def parse_reports(names: Sequence[str]) -> list[ReportName]:
@@ -74,16 +106,11 @@ def send_reports(
     """
     now = clock()
     with db.read() as session:
-        app = apps.get_app(session, app_key)
-        zone = app.timezone
         exports.get_destination(session, app_key)  # NotFound: no destination yet
-        today = now.astimezone(ZoneInfo(zone)).date()
-        day_start = dt.datetime.combine(today, dt.time(), ZoneInfo(zone))
-        used = exports.sends_since(session, app_key, day_start)
-    limit = settings.export.sends_per_day
-    if not unlimited and used >= limit:
-        raise PermissionDenied(f"app {app_key} has used its {limit} manual sends today")
-    window = _window(first, last, today)
+    quota = send_quota(settings, db, app_key, clock=lambda: now)
+    if not unlimited and quota.left == 0:
+        raise PermissionDenied(f"app {app_key} has used its {quota.limit} manual sends today")
+    window = _window(first, last, quota.today)
     chosen = parse_reports(reports or _configured(db, app_key))
     with tempfile.TemporaryDirectory(prefix="ftpush-send-") as tmp:
         files = build_reports(db, app_key, chosen, window, now, Path(tmp))
@@ -110,6 +137,14 @@ def retry_delivery(settings: Settings, db: Database, app_key: str, delivery_id: 
     """
     exporter = Exporter(settings, db, SecretBox.from_keys_dir(settings.keys_dir))
     return asyncio.run(exporter.retry_now(app_key, delivery_id)).delivery_id
+
+
+def connection_test(
+    settings: Settings, db: Database, app_key: str, *, timeout: float = DEFAULT_TIMEOUT
+) -> ConnectionTest:
+    """*Test connection*: write, rename, check and delete a probe file at the destination."""
+    exporter = Exporter(settings, db, SecretBox.from_keys_dir(settings.keys_dir), timeout=timeout)
+    return asyncio.run(exporter.test_connection(app_key))
 
 
 def build_reports(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -26,9 +26,16 @@ from sqlalchemy.orm import Session
 
 from ftpush.crypto import SecretBox
 from ftpush.errors import Conflict, InvalidInput, NotFound
-from ftpush.models import DeliveryStatus, ExportFormat, ExportTrigger, JobStatus, ReportName
+from ftpush.models import (
+    DeliveryStatus,
+    ExportFormat,
+    ExportTrigger,
+    JobStatus,
+    RemoteProtocol,
+    ReportName,
+)
 from ftpush.storage.apps import get_app
-from ftpush.storage.remotes import RemoteServerSpec, save_remote_server
+from ftpush.storage.remotes import DEFAULT_PORTS, RemoteServerSpec, credentials, save_remote_server
 from ftpush.storage.tables import App, ExportDelivery, ExportDestination, ExportRun, RemoteServer
 
 EXPORT_SERVER_NAME = "export"
@@ -41,6 +48,12 @@ class DestinationSpec:
     """Where an app's reports go. ``remote`` ``None`` means the app's dropbox ``reports/``.
 
     ``reports`` empty means every report of SPEC §5.
+
+    ``keep_password`` / ``keep_private_key``: a ``remote`` without that secret keeps the
+    one stored for the app's export server (a form that never shows secrets leaves them
+    empty to mean "unchanged"). The password is kept only while protocol, host, port and
+    username stay the same — it is sent to the server at login, so a changed server must
+    be given it again; the private key (never sent) is kept while the protocol is SFTP.
     """
 
     app_key: str
@@ -50,6 +63,8 @@ class DestinationSpec:
     format: ExportFormat = ExportFormat.XLSX
     delimiter: str = ","
     schedule_enabled: bool = True
+    keep_password: bool = False
+    keep_private_key: bool = False
 
 
 def normalize_delimiter(delimiter: str) -> str:
@@ -96,7 +111,8 @@ def set_destination(session: Session, box: SecretBox, spec: DestinationSpec) -> 
     if spec.remote is not None:
         if spec.remote.app_key != spec.app_key or spec.remote.name != EXPORT_SERVER_NAME:
             raise InvalidInput("the export server belongs to the same app", field="remote")
-        server_id = save_remote_server(session, box, spec.remote).id
+        remote = _with_kept_secrets(session, box, app.id, spec, spec.remote)
+        server_id = save_remote_server(session, box, remote).id
     dest = session.scalar(select(ExportDestination).where(ExportDestination.app_id == app.id))
     if dest is None:
         dest = ExportDestination(app_id=app.id)
@@ -118,6 +134,36 @@ def set_destination(session: Session, box: SecretBox, spec: DestinationSpec) -> 
             session.delete(old)
             session.flush()
     return dest
+
+
+def _with_kept_secrets(
+    session: Session, box: SecretBox, app_id: int, spec: DestinationSpec, remote: RemoteServerSpec
+) -> RemoteServerSpec:
+    """``remote`` with the stored secrets it leaves out and may keep (see DestinationSpec)."""
+    if not (spec.keep_password or spec.keep_private_key):
+        return remote
+    old = session.scalar(
+        select(RemoteServer).where(
+            RemoteServer.app_id == app_id, RemoteServer.name == EXPORT_SERVER_NAME
+        )
+    )
+    if old is None:
+        return remote
+    stored = credentials(box, old)
+    protocol = RemoteProtocol(remote.protocol)
+    same_login = (old.protocol, old.host, old.port, old.username) == (
+        protocol, remote.host, remote.port or DEFAULT_PORTS[protocol], remote.username,
+    )  # fmt: skip
+    if spec.keep_password and remote.password is None and stored.password and same_login:
+        remote = replace(remote, password=stored.password)
+    if (
+        spec.keep_private_key
+        and remote.private_key is None
+        and stored.private_key
+        and protocol is RemoteProtocol.SFTP
+    ):
+        remote = replace(remote, private_key=stored.private_key, public_key=old.public_key)
+    return remote
 
 
 def find_destination(
@@ -435,6 +481,64 @@ def record_alert(session: Session, run_id: int, *, error: str | None) -> None:
     if run is not None:
         run.alert_error = error
         session.flush()
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One delivery of the history as every interface shows it (plain values)."""
+
+    id: int
+    run_id: int
+    trigger: str
+    window_start: dt.date
+    window_end: dt.date
+    report: str
+    file_name: str
+    destination: str
+    rows: int
+    bytes: int
+    sha256: str | None
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    error: str | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+
+    @property
+    def retryable(self) -> bool:
+        """Retry applies (``failed``, or ``retrying`` and not delivered yet)."""
+        return self.status in (DeliveryStatus.FAILED, DeliveryStatus.RETRYING)
+
+
+def delivery_record(delivery: ExportDelivery, run: ExportRun) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=delivery.id,
+        run_id=run.id,
+        trigger=str(run.trigger),
+        window_start=run.window_start,
+        window_end=run.window_end,
+        report=delivery.report,
+        file_name=delivery.file_name,
+        destination=delivery.destination,
+        rows=delivery.rows,
+        bytes=delivery.bytes,
+        sha256=delivery.sha256,
+        status=str(delivery.status),
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at,
+        error=delivery.error,
+        created_at=delivery.created_at,
+        delivered_at=delivery.delivered_at,
+    )
+
+
+def describe_deliveries(
+    session: Session, app_key: str, *, limit: int = 100, before_id: int | None = None
+) -> list[DeliveryRecord]:
+    """:func:`list_deliveries` as plain records, newest first."""
+    rows = list_deliveries(session, app_key, limit=limit, before_id=before_id)
+    return [delivery_record(d, r) for d, r in rows]
 
 
 def list_deliveries(
