@@ -236,3 +236,31 @@ def insert_events(session: Session, app_id: int, rows: Sequence[EventRow]) -> No
             for r in rows
         ],
     )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RecentEvent:
+    """An event of a user, with the token of the device it came from (if any)."""
+
+    name: str
+    occurred_at: dt.datetime
+    params: dict[str, Any]
+    device_token: str | None
+
+
+def recent_user_events(
+    session: Session, app_id: int, user_id: int, *, since: dt.datetime, limit: int
+) -> list[RecentEvent]:
+    """The user's latest events that occurred from ``since`` on, newest first.
+
+    Events are indexed by app and time, not by user: ``since`` bounds the scan.
+    """
+    rows = session.execute(
+        select(Event.name, Event.occurred_at, Event.params, Device.token)
+        .select_from(Event)
+        .outerjoin(Device, Device.id == Event.device_id)
+        .where(Event.app_id == app_id, Event.occurred_at >= since, Event.user_id == user_id)
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+        .limit(limit)
+    )
+    return [RecentEvent(name, at, dict(params or {}), token) for name, at, params, token in rows]

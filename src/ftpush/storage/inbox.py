@@ -130,3 +130,27 @@ def mark_lines_read(
         )
         marked += int(result.rowcount)  # type: ignore[attr-defined]
     return marked
+
+
+def recent_entries(session: Session, user_id: int, *, limit: int) -> list[Entry]:
+    """The user's latest entries in every status (deleted too), newest first."""
+    rows = session.execute(
+        select(InboxEntry, Campaign.msg_id)
+        .join(Campaign, Campaign.id == InboxEntry.campaign_id)
+        .where(InboxEntry.user_id == user_id)
+        .order_by(InboxEntry.id.desc())
+        .limit(limit)
+    )
+    return [Entry(entry, msg_id) for entry, msg_id in rows]
+
+
+def status_counts(session: Session, user_id: int) -> dict[str, int]:
+    """How many of the user's entries are unread, read and deleted (every status named)."""
+    counts = {str(status): 0 for status in InboxStatus}
+    rows = session.execute(
+        select(InboxEntry.status, func.count())
+        .where(InboxEntry.user_id == user_id)
+        .group_by(InboxEntry.status)
+    )
+    counts.update((str(status), int(n)) for status, n in rows)
+    return counts
