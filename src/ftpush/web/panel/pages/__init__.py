@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ftpush.web.panel.pages import accounts, api_keys, apps, campaigns, session
+from ftpush.web.panel.pages import accounts, api_keys, apps, campaigns, session, users
 from ftpush.web.panel.templating import Section
 
-PAGES = (session, apps, accounts, campaigns, api_keys)
-APP_SECTIONS: tuple[Section, ...] = (accounts.SECTION, campaigns.SECTION, api_keys.SECTION)
+PAGES = (session, apps, accounts, campaigns, users, api_keys)
+APP_SECTIONS: tuple[Section, ...] = (
+    accounts.SECTION,
+    campaigns.SECTION,
+    users.SECTION,
+    api_keys.SECTION,
+)
 
 
 def routers() -> list[APIRouter]:
