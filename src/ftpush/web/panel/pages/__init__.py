@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ftpush.web.panel.pages import accounts, api_keys, apps, campaigns, session, users
+from ftpush.web.panel.pages import (
+    accounts,
+    api_keys,
+    apps,
+    attributes,
+    campaigns,
+    session,
+    users,
+)
 from ftpush.web.panel.templating import Section
 
-PAGES = (session, apps, accounts, campaigns, users, api_keys)
+PAGES = (session, apps, accounts, attributes, campaigns, users, api_keys)
 APP_SECTIONS: tuple[Section, ...] = (
     accounts.SECTION,
+    attributes.SECTION,
     campaigns.SECTION,
     users.SECTION,
     api_keys.SECTION,
