@@ -19,7 +19,7 @@ from tests.integration.panel.sends import (
     seed,
 )
 
-_TABLE = re.compile(r'<table class="(\w+)">(.*?)</table>', re.S)
+_TABLE = re.compile(r'<table class="(\w+)[^"]*">(.*?)</table>', re.S)
 _ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
 _CELL = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.S)
 

@@ -33,7 +33,7 @@ from html import escape
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 720, 320
-_LEFT, _RIGHT, _TOP, _BOTTOM = 60, 16, 40, 64
+_LEFT, _RIGHT, _TOP, _BOTTOM = 64, 16, 40, 64
 _MAX_X_LABELS = 8
 _COLOUR = re.compile(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?")
 _ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
@@ -175,18 +175,18 @@ def bar_chart(
         f'<desc id="{chart_id}-desc">{escape(description)}</desc>',
     ]
     # y axis: gridlines and round numbers
-    out.append('<g class="axis y-axis" font-size="12" fill="#5f6b73">')
+    out.append('<g class="axis y-axis" font-size="14" fill="#5f6b73">')
     for tick in range(0, top + 1, step):
         y = bottom - plot_h * tick / top
         out.append(
             f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#d5dade" stroke-width="1"/>'
-            f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}</text>'
+            f'<text x="{_LEFT - 6}" y="{y + 5:.1f}" text-anchor="end">{tick}</text>'
         )
     if y_title:
         out.append(
-            f'<text x="14" y="{_TOP + plot_h / 2:.1f}" text-anchor="middle" '
-            f'transform="rotate(-90 14 {_TOP + plot_h / 2:.1f})">{escape(y_title)}</text>'
+            f'<text x="16" y="{_TOP + plot_h / 2:.1f}" text-anchor="middle" '
+            f'transform="rotate(-90 16 {_TOP + plot_h / 2:.1f})">{escape(y_title)}</text>'
         )
     out.append("</g>")
     # bars
@@ -207,7 +207,7 @@ def bar_chart(
             )
         out.append("</g>")
     # x axis: the baseline and at most a few labels
-    out.append('<g class="axis x-axis" font-size="12" fill="#5f6b73">')
+    out.append('<g class="axis x-axis" font-size="14" fill="#5f6b73">')
     out.append(
         f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{bottom}" y2="{bottom}" '
         f'stroke="#5f6b73" stroke-width="1"/>'
@@ -218,7 +218,7 @@ def bar_chart(
             continue
         x = _LEFT + group_w * (index + 0.5)
         out.append(
-            f'<text x="{x:.1f}" y="{bottom + 18}" text-anchor="middle">{escape(label)}</text>'
+            f'<text x="{x:.1f}" y="{bottom + 20}" text-anchor="middle">{escape(label)}</text>'
         )
     if x_title:
         out.append(
@@ -227,14 +227,14 @@ def bar_chart(
         )
     out.append("</g>")
     # legend, top left
-    out.append('<g class="legend" font-size="13" fill="#1d2327">')
+    out.append('<g class="legend" font-size="15" fill="#1d2327">')
     x = float(_LEFT)
     for s in series:
         out.append(
-            f'<rect x="{x:.1f}" y="12" width="12" height="12" fill="{s.colour}"/>'
-            f'<text x="{x + 17:.1f}" y="22">{escape(s.name)}</text>'
+            f'<rect x="{x:.1f}" y="11" width="14" height="14" fill="{s.colour}"/>'
+            f'<text x="{x + 19:.1f}" y="23">{escape(s.name)}</text>'
         )
-        x += 30 + 8 * len(s.name)
+        x += 32 + 9 * len(s.name)
     out.append("</g>")
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text above is escaped
