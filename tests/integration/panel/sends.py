@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ftpush.models import InboxStatus
@@ -83,7 +84,9 @@ def _dispatch(api: Api, campaign_id: int, when: dt.datetime) -> None:
     dispatcher = Dispatcher(
         api.settings, api.db, lambda app_id, platform: provider, clock=lambda: when
     )
-    asyncio.run(dispatcher.run_campaign(campaign_id))
+    # In a thread of its own: Playwright's sync API keeps an event loop in this one.
+    with ThreadPoolExecutor(1) as worker:
+        worker.submit(asyncio.run, dispatcher.run_campaign(campaign_id)).result()
 
 
 def seed(api: Api) -> Seeded:
