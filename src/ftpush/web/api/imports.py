@@ -6,33 +6,27 @@ for UTF-8, duplicate detection, recorded with source ``api``, result files in th
 ``results/``; a received file goes on the queue exactly like an SFTP upload. The answer
 (202) is the recorded import: ``received`` (queued), ``duplicate`` or ``failed``.
 
-The result files are read from the app's dropbox ``results/`` folder, by names built from
-the import's own file name (never from the request), and only while they still belong to
-that import: the same name may be reused, and a later file's results replace them.
+The result files are read by :mod:`ftpush.web.results` (shared with the panel): from the
+app's dropbox ``results/`` folder, by names built from the import's own file name (never
+from the request), and only while they still belong to that import.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import re
-import stat
-from collections.abc import Iterator
-from pathlib import Path as FsPath
-from typing import Annotated, Any
-from urllib.parse import quote
+from dataclasses import asdict
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Path, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from ftpush.config import Settings
 from ftpush.crypto import API_KEY_PREFIX
-from ftpush.errors import FileTooLarge, InvalidInput, NotFound
-from ftpush.pipeline.results import RESULTS_FOLDER
+from ftpush.errors import FileTooLarge, InvalidInput
 from ftpush.storage import imports
 from ftpush.storage.tables import ImportFile
+from ftpush.web import results
 from ftpush.web.auth import AppCaller, AppSettings, Db
 from ftpush.web.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
 from ftpush.web.services import Receiver, Upload
@@ -41,13 +35,9 @@ router = APIRouter(prefix="/imports", tags=["imports"])
 
 ImportId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The import's id.")]
 
-RESULT_SUFFIX = ".result.json"
-ERRORS_SUFFIX = ".errors.csv"
 # The result file's name must fit the file system's 255 bytes.
-MAX_NAME_BYTES = 255 - len(RESULT_SUFFIX)
-MAX_RESULT_JSON_BYTES = 8 * 1024 * 1024
+MAX_NAME_BYTES = 255 - len(results.RESULT_SUFFIX)
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f\\/]")
-_CHUNK = 256 * 1024
 
 
 class LineErrorOut(BaseModel):
@@ -229,88 +219,21 @@ def get_import(
         row = imports.get_import(session, import_id, app_id=caller.app_id)
         msg_id = imports.campaign_msg_ids(session, [row.id]).get(row.id)
         out = import_out(row, msg_id)
-    doc, names = _owned_results(settings, caller.app_key, out)
-    errors: list[LineErrorOut] = []
-    raw_errors = doc.get("errors") if doc else None
-    for item in raw_errors if isinstance(raw_errors, list) else []:
-        try:
-            errors.append(LineErrorOut.model_validate(item))
-        except ValidationError:
-            continue
-    total = doc.get("errors_total") if doc else None
-    errors_total = total if type(total) is int else out.rejected
+    summary = results.result_summary(settings, caller.app_key, _ref(out))
     return ImportDetail(
         **out.model_dump(),
-        result_files=names,
-        errors=errors,
-        errors_total=errors_total,
-        errors_truncated=errors_total > len(errors),
+        result_files=summary.names,
+        errors=[LineErrorOut(**asdict(e)) for e in summary.errors],
+        errors_total=summary.errors_total,
+        errors_truncated=summary.errors_truncated,
     )
 
 
+def _ref(imp: ImportOut) -> results.ImportRef:
+    return results.ImportRef(imp.id, imp.name, imp.rejected)
+
+
 # --- result files ---------------------------------------------------------------------
-
-
-def _results_dir(settings: Settings, app_key: str) -> FsPath:
-    return settings.dropbox_dir / app_key / RESULTS_FOLDER
-
-
-def _open_regular(path: FsPath) -> int | None:
-    """A descriptor on a regular file, never through a symlink; None when there is none."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
-    return fd
-
-
-def _result_document(folder: FsPath, imp: ImportOut) -> dict[str, Any] | None:
-    """``<name>.result.json`` when it is there and is this import's (not a later file's)."""
-    fd = _open_regular(folder / f"{imp.name}{RESULT_SUFFIX}")
-    if fd is None:
-        return None
-    with os.fdopen(fd, "rb") as fh:
-        raw = fh.read(MAX_RESULT_JSON_BYTES + 1)
-    if len(raw) > MAX_RESULT_JSON_BYTES:
-        return None
-    try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(doc, dict) or doc.get("import_id") != imp.id:
-        return None
-    return doc
-
-
-def _owned_results(
-    settings: Settings, app_key: str, imp: ImportOut
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """This import's result document and the names of its result files still there."""
-    folder = _results_dir(settings, app_key)
-    doc = _result_document(folder, imp)
-    if doc is None:
-        return None, []
-    names = [f"{imp.name}{RESULT_SUFFIX}"]
-    errors_csv = folder / f"{imp.name}{ERRORS_SUFFIX}"
-    if imp.rejected and errors_csv.is_file() and not errors_csv.is_symlink():
-        names.append(errors_csv.name)
-    return doc, names
-
-
-def _content_disposition(name: str) -> str:
-    quoted = quote(name, safe="")
-    if quoted == name:
-        return f'attachment; filename="{name}"'
-    return f"attachment; filename*=utf-8''{quoted}"
-
-
-def _stream(fd: int) -> Iterator[bytes]:
-    with os.fdopen(fd, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            yield chunk
 
 
 @router.get(
@@ -333,23 +256,5 @@ def download_result(
 ) -> StreamingResponse:
     with db.read() as session:
         row = imports.get_import(session, import_id, app_id=caller.app_id)
-        imp = import_out(row, None)
-    types = {
-        f"{imp.name}{RESULT_SUFFIX}": "application/json",
-        f"{imp.name}{ERRORS_SUFFIX}": "text/csv; charset=utf-8",
-    }
-    if name not in types:
-        raise NotFound(f"import {imp.id} has no result file of that name")
-    _, names = _owned_results(settings, caller.app_key, imp)
-    fd = _open_regular(_results_dir(settings, caller.app_key) / name) if name in names else None
-    if fd is None:
-        raise NotFound(
-            f"{name} of import {imp.id} is not there: not written yet, deleted, or replaced "
-            "by a later file of the same name"
-        )
-    size = os.fstat(fd).st_size
-    return StreamingResponse(
-        _stream(fd),
-        media_type=types[name],
-        headers={"Content-Length": str(size), "Content-Disposition": _content_disposition(name)},
-    )
+        ref = results.ImportRef(row.id, row.name, row.rejected)
+    return results.download(settings, caller.app_key, ref, name)

@@ -16,15 +16,17 @@ from ftpush.web.panel.pages import (
     apps,
     attributes,
     campaigns,
+    exports,
     session,
     users,
 )
 from ftpush.web.panel.templating import Section
 
-PAGES = (session, apps, accounts, attributes, campaigns, users, api_keys)
+PAGES = (session, apps, accounts, attributes, exports, campaigns, users, api_keys)
 APP_SECTIONS: tuple[Section, ...] = (
     accounts.SECTION,
     attributes.SECTION,
+    exports.SECTION,
     campaigns.SECTION,
     users.SECTION,
     api_keys.SECTION,
