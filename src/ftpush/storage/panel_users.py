@@ -1,5 +1,9 @@
 """Panel users: admins (every app) and members (one app).
 
+Members are made by an admin (:func:`create_member`: a generated password, returned
+once, stored as a hash), listed per app, disabled or deleted — which ends their
+sessions at once.
+
 Example::
 
     >>> create_panel_user(session, username="root", password=pw, role=Role.ADMIN)  # doctest: +SKIP
@@ -9,16 +13,19 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ftpush.crypto import hash_password, verify_password
+from ftpush.crypto import generate_password, hash_password, verify_password
 from ftpush.errors import Conflict, InvalidInput, NotFound
 from ftpush.models import Role, validate_username
 from ftpush.storage._util import unique_or_conflict
 from ftpush.storage.apps import get_app
 from ftpush.storage.panel_sessions import end_user_sessions
-from ftpush.storage.tables import PanelUser
+from ftpush.storage.tables import App, PanelUser
 from ftpush.storage.types import utcnow
 
 MIN_PASSWORD_LENGTH = 12
@@ -95,3 +102,72 @@ def change_password(session: Session, user_id: int, current: str, new: str) -> P
     user.password_changed_at = utcnow()
     end_user_sessions(session, user.id)
     return user
+
+
+# --- members of an app --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PanelUserView:
+    """What an admin sees of a panel user (never the password hash)."""
+
+    username: str
+    role: Role
+    app_key: str | None
+    enabled: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+
+def create_member(session: Session, *, username: str, app_key: str) -> tuple[PanelUser, str]:
+    """A new member of ``app_key`` with a generated password, returned this once."""
+    password = generate_password()
+    user = create_panel_user(
+        session, username=username, password=password, role=Role.MEMBER, app_key=app_key
+    )
+    return user, password
+
+
+def list_panel_users(session: Session, app_key: str | None = None) -> list[PanelUserView]:
+    """Every panel user by name, or only the members of ``app_key``."""
+    query = select(PanelUser, App.key).outerjoin(App, App.id == PanelUser.app_id)
+    if app_key is not None:
+        query = query.where(PanelUser.app_id == get_app(session, app_key).id)
+    rows = session.execute(query.order_by(PanelUser.username)).all()
+    return [
+        PanelUserView(u.username, u.role, key, u.enabled, u.created_at, u.last_login_at)
+        for u, key in rows
+    ]
+
+
+def get_panel_user(session: Session, username: str, *, app_key: str | None = None) -> PanelUser:
+    """The panel user ``username``; with ``app_key``, only if a member of that app.
+
+    :class:`NotFound` otherwise, the same whether the name exists elsewhere or not.
+    """
+    user = session.scalar(select(PanelUser).where(PanelUser.username == username))
+    outside = app_key is not None and (
+        user is None or user.role is not Role.MEMBER or user.app_id != get_app(session, app_key).id
+    )
+    if user is None or outside:
+        where = f" among the members of {app_key!r}" if app_key is not None else ""
+        raise NotFound(f"no panel user {username!r}{where}")
+    return user
+
+
+def set_panel_user_enabled(
+    session: Session, username: str, enabled: bool, *, app_key: str | None = None
+) -> int:
+    """Enable or disable a panel user; disabling ends every session of theirs (how many)."""
+    user = get_panel_user(session, username, app_key=app_key)
+    user.enabled = enabled
+    session.flush()
+    return 0 if enabled else end_user_sessions(session, user.id)
+
+
+def remove_panel_user(session: Session, username: str, *, app_key: str | None = None) -> None:
+    """Delete a panel user and their sessions."""
+    user = get_panel_user(session, username, app_key=app_key)
+    end_user_sessions(session, user.id)
+    session.delete(user)
+    session.flush()

@@ -545,6 +545,16 @@ def test_an_admin_configures_an_export_to_sshd_tests_it_and_sends(
             wide = page.evaluate(WIDER_THAN_THE_SCREEN) if overflow > 0 else []
             assert overflow <= 0, f"the export page is {overflow}px wider than a phone: {wide}"
             shot(page, "export-05-phone")
+
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto("/apps")
+            page.get_by_role("row", name=re.compile("alpha")).get_by_role(
+                "link", name="Members"
+            ).click()
+            page.get_by_label("Username").fill("carol")
+            page.get_by_role("button", name="Create member").click()
+            expect(page.locator("#new-password")).to_have_text(re.compile(r"^\S{24}$"))
+            shot(page, "members-01-created-password-shown-once")
         finally:
             authorized.write_text(before)
             context.close()

@@ -2,8 +2,10 @@
 
 Each page is one module (its routes, made with ``routing.page_router``) and one
 template. A per-app page also declares ``SECTION`` and is listed in
-:data:`APP_SECTIONS`, which is the app navigation, in order. To add a page: write
-``pages/<name>.py`` and ``templates/<name>.html``, then add the module below.
+:data:`APP_SECTIONS`, which is the app navigation, in order; a per-app page for admins
+only (Members) is in :data:`ADMIN_PAGES` instead, out of the navigation members see.
+To add a page: write ``pages/<name>.py`` and ``templates/<name>.html``, then add the
+module below.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from ftpush.web.panel.pages import (
     attributes,
     campaigns,
     exports,
+    members,
     session,
     users,
 )
 from ftpush.web.panel.templating import Section
 
 PAGES = (session, apps, accounts, attributes, exports, campaigns, users, api_keys)
+ADMIN_PAGES = (members,)  # per app, for admins only: linked from the apps list
 APP_SECTIONS: tuple[Section, ...] = (
     accounts.SECTION,
     attributes.SECTION,
@@ -34,4 +38,4 @@ APP_SECTIONS: tuple[Section, ...] = (
 
 
 def routers() -> list[APIRouter]:
-    return [module.router for module in PAGES]
+    return [module.router for module in (*PAGES, *ADMIN_PAGES)]
