@@ -145,7 +145,9 @@ def test_a_pending_campaign_has_no_chart_and_is_cancelled_with_the_csrf_token(
         assert ledger.campaign_figures(s, campaign.id)["cancelled"] == 2
 
 
-def test_members_see_their_own_app_s_campaigns_only(panel: Panel) -> None:
+def test_members_see_their_own_app_s_campaigns_only_and_hostile_input_is_inert(
+    panel: Panel,
+) -> None:
     seeded = seed(panel.api)
     alice, bob = panel.login("alice"), panel.login("bob")
     assert alice.get("/apps/alpha/campaigns").status_code == 200
@@ -166,17 +168,13 @@ def test_members_see_their_own_app_s_campaigns_only(panel: Panel) -> None:
         assert str(ledger.get_campaign(s, seeded.cart).status) == "pending"
     assert alice.get(f"/apps/alpha/campaigns/{seeded.beta}").status_code == 404
 
-
-def test_hostile_names_and_paths_are_escaped_or_refused(panel: Panel) -> None:
-    _, admin = _seeded(panel)
+    # Hostile names are escaped; hostile ids and cursors are refused.
     hostile = '<script>alert("x")</script>'
     sent = send_to_users(panel.api.db, "alpha", SendRequest(["u1"], hostile, name=hostile))
     for path in ("/apps/alpha/campaigns", f"/apps/alpha/campaigns/{sent.msg_id}"):
-        html = admin.get(path).text
+        html = alice.get(path).text
         assert hostile not in html, path
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html, path
-    for bad in ("%3Cscript%3E", "m" + "0" * 41, "m..x", "m%00"):
-        assert admin.get(f"/apps/alpha/campaigns/{bad}").status_code == 404, bad
-    assert admin.get("/apps/alpha/campaigns/m0000000000000000").status_code == 404
-    forged = admin.get("/apps/alpha/campaigns?before=not-a-cursor")
-    assert forged.status_code == 422
+    for bad in ("%3Cscript%3E", "m" + "0" * 41, "m..x", "m%00", "m0000000000000000"):
+        assert alice.get(f"/apps/alpha/campaigns/{bad}").status_code == 404, bad
+    assert alice.get("/apps/alpha/campaigns?before=not-a-cursor").status_code == 422
