@@ -5,6 +5,10 @@ FTPS upload (duplicate detection, UTF-8 check, result files, archive), parses it
 in this process with a progress bar, and leaves the sending to the workers of a
 running ``ftpush serve`` / ``ftpush worker`` — or, with ``--send``, sends here
 and now (docs/decisions/0500-cli-import.md).
+
+``ftpush imports reprocess ID`` forces a new run of a finished file's kept content
+(SPEC §2, duplicate detection skipped), queued for the workers like an upload
+(docs/decisions/0902-panel-imports-reprocess.md).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import click
 
 from ftpush.cli.campaigns import send_now
 from ftpush.cli.context import CliContext, emit_json, emit_table, json_option, pass_cli
+from ftpush.intake.reprocess import reprocess
 from ftpush.intake.spool import Origin, Spool
 from ftpush.jobs.runtime import JobRuntime
 from ftpush.models import ImportSource, ImportStatus
@@ -37,6 +42,7 @@ def import_dict(row: ImportFile, msg_id: str | None) -> dict[str, Any]:
         "folder": row.folder or "/",
         "kind": str(row.kind),
         "dry_run": row.dry_run,
+        "forced": row.forced,
         "status": str(row.status),
         "source": str(row.source),
         "received_by": row.received_by,
@@ -225,3 +231,42 @@ def show(obj: CliContext, import_id: int, as_json: bool) -> None:
         elif name == "result_files":
             shown = "\n" + "\n".join(f"  {p}" for p in value) if value else "-"
         click.echo(f"{name + ':':<15} {'-' if shown is None else shown}")
+
+
+@command.command("reprocess")
+@click.argument("import_id", type=int, metavar="ID")
+@click.option(
+    "--app", "app_key", metavar="KEY", help="Refuse unless import ID belongs to this app."
+)
+@json_option
+@pass_cli
+def reprocess_(obj: CliContext, import_id: int, app_key: str | None, as_json: bool) -> None:
+    """Process import ID's kept content again as a new, forced import.
+
+    Duplicate detection is skipped; the new import is queued for the workers of
+    `ftpush serve` / `ftpush worker`, like an upload. Fails when the file is still
+    being processed or its content is no longer kept (archive retention).
+    """
+    settings = obj.settings
+    app_id = None
+    if app_key is not None:
+        with obj.session() as session:
+            app_id = apps.get_app(session, app_key).id
+    runtime = JobRuntime(settings, obj.db)
+    spool = Spool(settings, obj.db, on_received=runtime.queue.enqueue_import)
+    try:
+        new_id = reprocess(spool, import_id, app_id=app_id, forced_by=f"cli:{_user()}")
+    finally:
+        spool.close()
+        runtime.close()
+    data = _load(obj, new_id) | {"reprocess_of": import_id}
+    if as_json:
+        emit_json(data)
+        return
+    click.echo(
+        f"import {new_id}: reprocess of import {import_id} ({data['name']}): {data['status']}"
+    )
+    if data["error_message"]:
+        click.echo(f"  {data['error_code']}: {data['error_message']}")
+    if data["status"] == str(ImportStatus.RECEIVED):
+        click.echo("  queued for the workers of `ftpush serve` / `ftpush worker`")

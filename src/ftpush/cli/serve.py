@@ -23,6 +23,7 @@ from ftpush.errors import ConfigError
 from ftpush.intake.access import Gatekeeper
 from ftpush.intake.ftp import FtpService
 from ftpush.intake.poller import Poller
+from ftpush.intake.reprocess import reprocess
 from ftpush.intake.sftp import SftpService
 from ftpush.intake.spool import Origin, Spool
 from ftpush.jobs.housekeeping import Housekeeping
@@ -32,7 +33,7 @@ from ftpush.models import ImportSource
 from ftpush.storage import Database
 from ftpush.web import create_app
 from ftpush.web.server import WebServer
-from ftpush.web.services import FileReceiver, Upload
+from ftpush.web.services import FileReceiver, Reprocess, Reprocessor, Upload
 
 log = logging.getLogger("ftpush.serve")
 
@@ -80,6 +81,18 @@ def upload_receiver(spool: Spool) -> FileReceiver:
         return spool.receive(origin, upload.folder, upload.name, upload.source)
 
     return receive
+
+
+def reprocessor(spool: Spool) -> Reprocessor:
+    """``POST …/imports/{id}/reprocess`` (API and panel) → the spool (decision 0902)."""
+
+    def reprocess_import(order: Reprocess) -> int:
+        return reprocess(
+            spool, order.import_id, app_id=order.app_id, forced_by=order.forced_by,
+            remote_addr=order.remote_addr,
+        )  # fmt: skip
+
+    return reprocess_import
 
 
 def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -159,8 +172,9 @@ def command(
         gate = Gatekeeper(db, settings)
 
         web = create_app(
-            settings, db=db, queue=runtime.queue, receive_upload=upload_receiver(spool)
-        )
+            settings, db=db, queue=runtime.queue, receive_upload=upload_receiver(spool),
+            reprocess=reprocessor(spool),
+        )  # fmt: skip
         services: list[Service] = [WebServer(web, settings.web.host, settings.web.port)]
         if settings.sftp.enabled:
             services.append(SftpService(settings, gate, spool, info.ssh_host_key))

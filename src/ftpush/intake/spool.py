@@ -109,6 +109,7 @@ class SpoolMeta:
     expected_sha256: str | None
     received_at: str
     remote_server_id: int | None = None
+    forced: bool = False  # an operator's reprocess: skips duplicate detection
 
 
 def kind_of(folder: str, name: str) -> ImportKind | None:
@@ -219,12 +220,15 @@ class Spool:
         source: BinaryIO,
         *,
         expected_sha256: str | None = None,
+        forced: bool = False,
     ) -> int:
         """Take a file handed over whole (``ftpush import``, the API) and record it now.
 
         The content is copied into the spool and recorded in this thread; the
         import id is returned whatever the outcome (received, duplicate, failed).
         ``folder`` is an upload folder of SPEC §2 (any case), ``name`` a plain name.
+        ``forced`` (a reprocess, :mod:`ftpush.intake.reprocess`) skips the comparison
+        with files processed before.
         """
         canonical = {f.lower(): f for f in UPLOAD_FOLDERS}.get(folder.strip("/").lower())
         if canonical is None:
@@ -250,8 +254,9 @@ class Spool:
                 out.flush()
                 os.fsync(out.fileno())
             spool_id = self.take(
-                origin, canonical, part, name, expected_sha256=expected_sha256, background=False
-            )
+                origin, canonical, part, name, expected_sha256=expected_sha256,
+                background=False, forced=forced,
+            )  # fmt: skip
         finally:
             part.unlink(missing_ok=True)
         import_id = self.finalize(spool_id, origin.app_key)
@@ -267,6 +272,7 @@ class Spool:
         *,
         expected_sha256: str | None = None,
         background: bool = True,
+        forced: bool = False,
     ) -> str:
         """Move a complete file into the spool (fast, before the client is answered).
 
@@ -288,6 +294,7 @@ class Spool:
             expected_sha256=expected,
             received_at=dt.datetime.now(dt.UTC).isoformat(),
             remote_server_id=origin.remote_server_id,
+            forced=forced,
         )
         spool = self.app_spool(origin.app_key)
         meta_path = spool / f"{meta.spool_id}.json"
@@ -388,6 +395,7 @@ class Spool:
             status=ImportStatus.FAILED if problem else ImportStatus.RECEIVED,
             error_code=problem[0] if problem else None,
             error_message=problem[1] if problem else None,
+            forced=meta.forced,
         )
         with self.db.transaction() as session:
             recorded = imports.record_import(

@@ -29,11 +29,11 @@ from ftpush.storage.types import utcnow
 
 # A file whose content equals one of these (same app, within the window) is a duplicate.
 # Files still in flight count too: otherwise a client retrying quickly would be sent twice.
-COUNTS_FOR_DUPLICATES = (
-    ImportStatus.RECEIVED,
-    ImportStatus.PROCESSING,
-    ImportStatus.DONE,
-    ImportStatus.PARTIAL,
+IN_FLIGHT = (ImportStatus.RECEIVED, ImportStatus.PROCESSING)
+COUNTS_FOR_DUPLICATES = (*IN_FLIGHT, ImportStatus.DONE, ImportStatus.PARTIAL)
+# What an operator may force a reprocess of: finished files whose content was kept.
+REPROCESSABLE = frozenset(
+    {ImportStatus.DONE, ImportStatus.PARTIAL, ImportStatus.DUPLICATE, ImportStatus.FAILED}
 )
 
 
@@ -56,6 +56,8 @@ class NewImport:
     status: ImportStatus = ImportStatus.RECEIVED
     error_code: str | None = None
     error_message: str | None = None
+    # An operator's reprocess of kept content: processed even if it was seen before.
+    forced: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,12 @@ def _lock_content(session: Session, app_id: int, sha256: str) -> None:
 
 
 def find_duplicate(
-    session: Session, app_id: int, sha256: str, window_days: int, now: dt.datetime
+    session: Session,
+    app_id: int,
+    sha256: str,
+    window_days: int,
+    now: dt.datetime,
+    statuses: Sequence[ImportStatus] = COUNTS_FOR_DUPLICATES,
 ) -> ImportFile | None:
     """The earlier file of this app with the same content that makes this one a duplicate."""
     return session.scalar(
@@ -85,7 +92,7 @@ def find_duplicate(
             ImportFile.app_id == app_id,
             ImportFile.sha256 == sha256,
             ImportFile.dry_run.is_(False),
-            ImportFile.status.in_(COUNTS_FOR_DUPLICATES),
+            ImportFile.status.in_(statuses),
             ImportFile.received_at >= now - dt.timedelta(days=window_days),
         )
         .order_by(ImportFile.id)
@@ -96,7 +103,12 @@ def find_duplicate(
 def record_import(
     session: Session, new: NewImport, *, window_days: int = 30, now: dt.datetime | None = None
 ) -> Recorded:
-    """Record a received file once, marking it ``duplicate`` when its content was seen."""
+    """Record a received file once, marking it ``duplicate`` when its content was seen.
+
+    A ``forced`` file (an operator's reprocess) is compared only with files still in
+    flight: what was processed before does not stop it, but a second press of the
+    button while the first reprocess is queued or running is still a duplicate.
+    """
     if new.spool_path is not None:
         existing = session.scalar(select(ImportFile).where(ImportFile.spool_path == new.spool_path))
         if existing is not None:
@@ -105,9 +117,31 @@ def record_import(
     status, duplicate = new.status, None
     if status is ImportStatus.RECEIVED and not new.dry_run:
         _lock_content(session, new.app_id, new.sha256)
-        duplicate = find_duplicate(session, new.app_id, new.sha256, window_days, now)
+        duplicate = find_duplicate(
+            session, new.app_id, new.sha256, window_days, now,
+            statuses=IN_FLIGHT if new.forced else COUNTS_FOR_DUPLICATES,
+        )  # fmt: skip
         if duplicate is not None:
             status = ImportStatus.DUPLICATE
+    if duplicate is None:
+        error_code, error_message = new.error_code, new.error_message
+    elif new.forced:
+        state = "queued" if duplicate.status is ImportStatus.RECEIVED else "being processed"
+        error_code, error_message = (
+            "duplicate",
+            (
+                f"import {duplicate.id} ({duplicate.name}) of the same content is still {state}; "
+                "reprocess again once it has finished"
+            ),
+        )
+    else:
+        error_code, error_message = (
+            "duplicate",
+            (
+                f"same content as import {duplicate.id} ({duplicate.name}) received "
+                f"{duplicate.received_at:%Y-%m-%d %H:%M} UTC"
+            ),
+        )
     row = ImportFile(
         app_id=new.app_id,
         name=new.name,
@@ -121,12 +155,10 @@ def record_import(
         remote_addr=new.remote_addr,
         spool_path=new.spool_path,
         remote_server_id=new.remote_server_id,
+        forced=new.forced,
         status=status,
-        error_code=new.error_code if duplicate is None else "duplicate",
-        error_message=new.error_message
-        if duplicate is None
-        else f"same content as import {duplicate.id} ({duplicate.name}) received "
-        f"{duplicate.received_at:%Y-%m-%d %H:%M} UTC",
+        error_code=error_code,
+        error_message=error_message,
         received_at=now,
         finished_at=None if status is ImportStatus.RECEIVED else now,
         counts={},

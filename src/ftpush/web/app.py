@@ -22,7 +22,7 @@ from ftpush.storage.database import ping
 from ftpush.web import errors, metrics, panel, services
 from ftpush.web.api import api_router
 from ftpush.web.limits import BodyLimit
-from ftpush.web.services import FileReceiver
+from ftpush.web.services import FileReceiver, Reprocessor
 
 
 def create_app(
@@ -31,11 +31,13 @@ def create_app(
     db: Database | None = None,
     queue: TaskQueue | None = None,
     receive_upload: FileReceiver | None = None,
+    reprocess: Reprocessor | None = None,
 ) -> FastAPI:
     """Build the web application; opens its own database when none is given.
 
-    ``queue`` and ``receive_upload`` are the serving process's task queue and intake
-    spool (web may not import intake: ``ftpush serve`` passes them in, decision 0701).
+    ``queue``, ``receive_upload`` and ``reprocess`` are the serving process's task queue
+    and intake spool (web may not import intake: ``ftpush serve`` passes them in,
+    decisions 0701 and 0902).
     """
     owned = db is None
 
@@ -57,7 +59,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    services.install(app, queue=queue, receive_upload=receive_upload)
+    services.install(app, queue=queue, receive_upload=receive_upload, reprocess=reprocess)
     errors.install(app)
     app.add_middleware(
         BodyLimit,

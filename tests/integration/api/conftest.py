@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ftpush.cli.serve import upload_receiver
+from ftpush.cli.serve import reprocessor, upload_receiver
 from ftpush.config import Settings, load_settings
 from ftpush.intake.spool import Spool
 from ftpush.jobs.runtime import JobRuntime
@@ -94,7 +94,10 @@ def serving(
         settings, db, memory_queue=True, providers=lambda: lambda app_id, platform: log
     )
     spool = Spool(settings, db, on_received=runtime.queue.enqueue_import)
-    app = create_app(settings, db=db, queue=runtime.queue, receive_upload=upload_receiver(spool))
+    app = create_app(
+        settings, db=db, queue=runtime.queue, receive_upload=upload_receiver(spool),
+        reprocess=reprocessor(spool),
+    )  # fmt: skip
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="api-server", daemon=True)
     thread.start()

@@ -6,6 +6,10 @@ for UTF-8, duplicate detection, recorded with source ``api``, result files in th
 ``results/``; a received file goes on the queue exactly like an SFTP upload. The answer
 (202) is the recorded import: ``received`` (queued), ``duplicate`` or ``failed``.
 
+``POST /{id}/reprocess`` is an operator's forced reprocess (SPEC §2, decision 0902): the
+kept content becomes a new import of the same name and folder that skips duplicate
+detection, queued like an upload (the intake's reprocessor, injected like the receiver).
+
 The result files are read by :mod:`ftpush.web.results` (shared with the panel): from the
 app's dropbox ``results/`` folder, by names built from the import's own file name (never
 from the request), and only while they still belong to that import.
@@ -28,8 +32,9 @@ from ftpush.storage import imports
 from ftpush.storage.tables import ImportFile
 from ftpush.web import results
 from ftpush.web.auth import AppCaller, AppSettings, Db
+from ftpush.web.errors import PROBLEM_JSON, Problem
 from ftpush.web.pagination import Cursor, Limit, Page, decode_cursor, next_cursor
-from ftpush.web.services import Receiver, Upload
+from ftpush.web.services import Receiver, Reprocess, Reprocessing, Upload
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -59,6 +64,9 @@ class ImportOut(BaseModel):
         "`incomplete`."
     )
     source: str
+    forced: bool = Field(
+        description="An operator's reprocess: processed even though its content was seen."
+    )
     size: int
     sha256: str
     received_at: dt.datetime
@@ -93,6 +101,7 @@ def import_out(row: ImportFile, msg_id: str | None) -> ImportOut:
         dry_run=row.dry_run,
         status=str(row.status),
         source=str(row.source),
+        forced=row.forced,
         size=row.size,
         sha256=row.sha256,
         received_at=row.received_at,
@@ -231,6 +240,49 @@ def get_import(
 
 def _ref(imp: ImportOut) -> results.ImportRef:
     return results.ImportRef(imp.id, imp.name, imp.rejected)
+
+
+@router.post(
+    "/{import_id}/reprocess",
+    status_code=202,
+    summary="Process a finished file again (forced: duplicate detection skipped)",
+    description="The content kept in the archive (or, for a whole-file reject, in "
+    "`failed/`) becomes a new import of the same name and folder, marked `forced`, queued "
+    "like an upload. Answers the new import: `received` — or `duplicate` when a file of "
+    "the same content is still queued or processed, `failed` when it is rejected as a whole.",
+    responses={
+        409: {
+            "description": "The import is still queued or processed (`code` `in_progress`), "
+            "or its content is no longer kept (`code` `content_not_kept`: the archive's "
+            "retention, an incomplete upload, a rejected file deleted from `failed/`).",
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "model": Problem,
+        },
+        503: {"description": "Reprocessing is not enabled in this process."},
+    },
+)
+def reprocess_import(
+    caller: AppCaller,
+    db: Db,
+    reprocess: Reprocessing,
+    request: Request,
+    response: Response,
+    import_id: ImportId,
+) -> ImportOut:
+    client = request.client
+    new_id = reprocess(
+        Reprocess(
+            import_id=import_id,
+            app_id=caller.app_id,
+            forced_by=_received_by(request),
+            remote_addr=client.host if client else None,
+        )
+    )
+    with db.read() as session:
+        row = imports.get_import(session, new_id, app_id=caller.app_id)
+        out = import_out(row, imports.campaign_msg_ids(session, [row.id]).get(row.id))
+    response.headers["Location"] = f"/api/v1/imports/{out.id}"
+    return out
 
 
 # --- result files ---------------------------------------------------------------------
