@@ -448,10 +448,17 @@ def mark_devices_uninstalled(session: Session, device_ids: Iterable[int]) -> Non
     )
 
 
+_OVER = frozenset({CampaignStatus.DONE, CampaignStatus.FAILED, CampaignStatus.CANCELLED})
+
+
 def cancel_campaign(session: Session, campaign_id: int) -> int:
-    """Stop what has not been sent; returns how many messages were cancelled."""
+    """Stop what has not been sent; returns how many messages were cancelled.
+
+    A campaign already over (done, failed or cancelled) is left as it is: a late or
+    repeated Cancel changes nothing.
+    """
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None:
+    if campaign is None or campaign.status in _OVER:
         return 0
     result = session.execute(
         update(Message)

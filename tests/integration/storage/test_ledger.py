@@ -177,6 +177,20 @@ def test_cancel_stops_what_is_not_sent(db: Database) -> None:
             s, [OutcomeRecord(leased.message_id, leased.attempt, MessageStatus.SENT, "log")]
         )
         assert ledger.message_status_counts(s, campaign.id) == {"cancelled": 1, "sent": 1}
+        cancelled_at = campaign.cancelled_at
+        assert ledger.cancel_campaign(s, campaign.id) == 0  # again: nothing changes
+        assert campaign.cancelled_at == cancelled_at
+
+
+def test_cancel_leaves_a_finished_campaign_as_it_is(db: Database) -> None:
+    _, import_id = setup(db)
+    write(db, import_id, LINES)
+    with db.transaction() as s:
+        campaign = s.scalar(select(Campaign))
+        assert campaign is not None
+        campaign.status = CampaignStatus.DONE
+        assert ledger.cancel_campaign(s, campaign.id) == 0
+        assert (campaign.status, campaign.cancelled_at) == (CampaignStatus.DONE, None)
 
 
 def test_claims_never_overlap(db: Database) -> None:
