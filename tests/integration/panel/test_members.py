@@ -4,18 +4,28 @@ password once, able to log in to their app only; disabling or deleting ends thei
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from ftpush.config import load_settings
 from ftpush.models import Role
 from ftpush.storage import Database, panel_users
 from tests.integration.cli.conftest import Ftpush
-from tests.integration.panel.conftest import Panel, csrf_of
+from tests.integration.panel.conftest import Panel, csrf_of, serving_panel
 
 MEMBERS = "/apps/alpha/members"
 _PASSWORD = re.compile(r'<output class="secret-value" id="new-password"[^>]*>([^<]+)</output>')
+
+
+@pytest.fixture
+def sqlite_panel(tmp_path: Path) -> Iterator[Panel]:
+    """The panel on SQLite only (panel_users' queries run on both backends in
+    test_the_members_page_is_for_admins_only and tests/integration/panel/test_panel_storage)."""
+    with serving_panel("sqlite", None, tmp_path) as world:
+        yield world
 
 
 def log_in(panel: Panel, username: str, password: str) -> tuple[httpx.Client, httpx.Response]:
@@ -62,7 +72,8 @@ def test_the_members_page_is_for_admins_only(panel: Panel) -> None:
         assert [u.enabled for u in panel_users.list_panel_users(s, "alpha")] == [True]
 
 
-def test_a_member_is_created_with_a_password_shown_once_and_logs_in(panel: Panel) -> None:
+def test_a_member_is_created_with_a_password_shown_once_and_logs_in(sqlite_panel: Panel) -> None:
+    panel = sqlite_panel
     root = panel.login("root")
     made = create(panel, root, "carol")
     assert made.status_code == 200, made.text
@@ -97,7 +108,8 @@ def test_a_member_is_created_with_a_password_shown_once_and_logs_in(panel: Panel
         assert not _PASSWORD.search(refused.text)
 
 
-def test_disabling_or_deleting_a_member_ends_their_sessions(panel: Panel) -> None:
+def test_disabling_or_deleting_a_member_ends_their_sessions(sqlite_panel: Panel) -> None:
+    panel = sqlite_panel
     root = panel.login("root")
     password = _PASSWORD.search(create(panel, root, "dave").text)
     assert password
