@@ -102,11 +102,11 @@ def test_the_destination_form_keeps_secrets_unshown_and_refuses_bad_input(
                     path="/in", password=secret, reports=["events", "campaigns"]),
     )  # fmt: skip
     assert saved.status_code == 303, saved.text
-    page = root.get(PAGE).text
-    assert "Saved: the reports of alpha go to sftp://acme@files.example.com:2222/in." in page
-    assert secret not in page
-    assert "by password" in page
-    assert 'name="password" type="password" autocomplete' in page  # no value attribute
+    html = root.get(PAGE).text
+    assert "Saved: the reports of alpha go to sftp://acme@files.example.com:2222/in." in html
+    assert secret not in html
+    assert "by password" in html
+    assert 'name="password" type="password" autocomplete' in html  # no value attribute
     # Empty password on the same server: kept.
     again = post(
         panel, root, f"{PAGE}/destination",
