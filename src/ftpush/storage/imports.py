@@ -22,9 +22,9 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ftpush.errors import NotFound
-from ftpush.models import ImportKind, ImportSource, ImportStatus
+from ftpush.models import CampaignStatus, ImportKind, ImportSource, ImportStatus, MessageStatus
 from ftpush.storage.apps import get_app
-from ftpush.storage.tables import Campaign, ImportFile
+from ftpush.storage.tables import Campaign, ImportFile, Message
 from ftpush.storage.types import utcnow
 
 # A file whose content equals one of these (same app, within the window) is a duplicate.
@@ -185,6 +185,79 @@ def list_imports(
     if before_id is not None:
         query = query.where(ImportFile.id < before_id)
     return session.scalars(query.order_by(ImportFile.id.desc()).limit(limit)).all()
+
+
+def imports_by_ids(session: Session, app_id: int, import_ids: Sequence[int]) -> list[ImportFile]:
+    """These imports of the app (another app's ids are left out), newest first."""
+    if not import_ids:
+        return []
+    query = select(ImportFile).where(
+        ImportFile.app_id == app_id, ImportFile.id.in_(list(import_ids))
+    )
+    return list(session.scalars(query.order_by(ImportFile.id.desc())))
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    """Where the campaign of a push file is: its status and its messages by status."""
+
+    msg_id: str
+    status: CampaignStatus
+    messages: dict[str, int]
+
+    @property
+    def pushes(self) -> int:
+        return sum(self.messages.values())
+
+    @property
+    def sent(self) -> int:
+        return self.messages.get(MessageStatus.SENT, 0)
+
+    @property
+    def failed(self) -> int:
+        return self.messages.get(MessageStatus.FAILED, 0) + self.messages.get(
+            MessageStatus.INVALID_TOKEN, 0
+        )
+
+    @property
+    def waiting(self) -> int:
+        return self.messages.get(MessageStatus.PENDING, 0) + self.messages.get(
+            MessageStatus.LEASED, 0
+        )
+
+    @property
+    def cancelled(self) -> int:
+        return self.messages.get(MessageStatus.CANCELLED, 0)
+
+    @property
+    def running(self) -> bool:
+        """Still sending (or about to): it can be cancelled."""
+        return self.status in (CampaignStatus.PENDING, CampaignStatus.RUNNING)
+
+
+def campaign_progress(session: Session, import_ids: Sequence[int]) -> dict[int, CampaignProgress]:
+    """The campaign of each of these push files, with its messages counted by status."""
+    if not import_ids:
+        return {}
+    campaigns = session.execute(
+        select(Campaign.id, Campaign.import_file_id, Campaign.msg_id, Campaign.status).where(
+            Campaign.import_file_id.in_(list(import_ids))
+        )
+    ).all()
+    counts: dict[int, dict[str, int]] = {c.id: {} for c in campaigns}
+    if counts:
+        rows = session.execute(
+            select(Message.campaign_id, Message.status, func.count())
+            .where(Message.campaign_id.in_(list(counts)))
+            .group_by(Message.campaign_id, Message.status)
+        )
+        for campaign_id, status, n in rows:
+            counts[campaign_id][str(status)] = int(n)
+    return {
+        c.import_file_id: CampaignProgress(c.msg_id, c.status, counts[c.id])
+        for c in campaigns
+        if c.import_file_id is not None
+    }
 
 
 def campaign_msg_ids(session: Session, import_ids: Sequence[int]) -> dict[int, str]:

@@ -19,16 +19,18 @@ from ftpush.web.panel.pages import (
     attributes,
     campaigns,
     exports,
+    imports,
     members,
     session,
     users,
 )
 from ftpush.web.panel.templating import Section
 
-PAGES = (session, apps, accounts, attributes, exports, campaigns, users, api_keys)
+PAGES = (session, apps, accounts, imports, attributes, exports, campaigns, users, api_keys)
 ADMIN_PAGES = (members,)  # per app, for admins only: linked from the apps list
 APP_SECTIONS: tuple[Section, ...] = (
     accounts.SECTION,
+    imports.SECTION,
     attributes.SECTION,
     exports.SECTION,
     campaigns.SECTION,
