@@ -21,6 +21,7 @@ from ftpush.storage import apps
 from ftpush.storage.tables import PanelUser
 from tests.conftest import PgServer
 from tests.integration.api.conftest import Api, serving
+from tests.integration.panel.browser import chromium  # noqa: F401 - the fixture
 
 USERS = {
     "root": ("root-password-1", Role.ADMIN, None),
@@ -102,4 +103,11 @@ def serving_panel(backend: str, pg_server: PgServer | None, tmp_path: Path) -> I
 def panel(backend: str, pg_server: PgServer | None, tmp_path: Path) -> Iterator[Panel]:
     """The panel on each database backend."""
     with serving_panel(backend, pg_server, tmp_path) as world:
+        yield world
+
+
+@pytest.fixture
+def panel_sqlite(tmp_path: Path) -> Iterator[Panel]:
+    """The panel on SQLite only: browser tests, and tests whose storage is covered elsewhere."""
+    with serving_panel("sqlite", None, tmp_path) as world:
         yield world

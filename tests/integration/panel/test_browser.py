@@ -8,45 +8,21 @@ why. Screenshots of every page go to ``$FTPUSH_TEST_ARTIFACTS/panel`` (default
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, Page, expect
 
 from ftpush.crypto import verify_password
 from ftpush.storage import accounts, api_keys
-from tests.conftest import REPO
-from tests.integration.panel.conftest import USERS, Panel, serving_panel
+from tests.integration.panel.browser import log_in, shot
+from tests.integration.panel.conftest import USERS, Panel
 
-ARTIFACTS = Path(os.environ.get("FTPUSH_TEST_ARTIFACTS") or REPO / "test-artifacts") / "panel"
 SSH_KEY = (Path(__file__).parent / "id_ed25519.pub").read_text().strip()
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True)
-        except PlaywrightError as exc:
-            pytest.skip(f"chromium ({executable}) cannot be started: {exc.message}")
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def panel_sqlite(tmp_path: Path) -> Iterator[Panel]:
-    with serving_panel("sqlite", None, tmp_path) as world:
-        yield world
 
 
 @pytest.fixture
@@ -58,18 +34,6 @@ def page(chromium: Browser, panel_sqlite: Panel) -> Iterator[Page]:
     tab = context.new_page()
     yield tab
     context.close()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
-
-
-def log_in(page: Page, user: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(USERS[user][0])
-    page.get_by_role("button", name="Log in").click()
 
 
 def test_an_admin_creates_an_app_an_account_and_an_api_key(page: Page, panel_sqlite: Panel) -> None:

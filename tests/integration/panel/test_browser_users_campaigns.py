@@ -7,45 +7,16 @@ saying why, when it is missing); screenshots go to ``$FTPUSH_TEST_ARTIFACTS/pane
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, expect
 
 from ftpush.storage import attributes, ledger
-from tests.integration.panel.conftest import Panel, serving_panel
+from tests.integration.panel.browser import log_in, shot
+from tests.integration.panel.conftest import Panel
 from tests.integration.panel.sends import seed
-from tests.integration.panel.test_browser import ARTIFACTS, log_in
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True)
-        except PlaywrightError as exc:
-            pytest.skip(f"chromium ({executable}) cannot be started: {exc.message}")
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def panel_sqlite(tmp_path: Path) -> Iterator[Panel]:
-    with serving_panel("sqlite", None, tmp_path) as world:
-        yield world
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
 
 
 def test_a_member_looks_up_a_user_reads_a_campaign_cancels_one_and_declares_an_attribute(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,24 +18,15 @@ from ftpush.models import DeliveryStatus, ExportTrigger
 from ftpush.remote.keys import generate_key_pair
 from ftpush.storage import apps, exports, users
 from ftpush.storage.remotes import credentials
-from tests.integration.panel import test_browser
+from tests.integration.panel.browser import log_in, shot
 from tests.integration.panel.conftest import Panel, serving_panel
-from tests.integration.panel.test_browser import log_in, shot
 from tests.peers.sshd import SshdPeer
 
 PAGE = "/apps/alpha/export"
-chromium = test_browser.chromium  # the fixture: Debian's Chromium, started once per module
 ALL_REPORTS = [
     "campaigns", "campaign_recipients", "automated_campaigns", "transactional_campaigns",
     "events", "installations", "app_tracking",
 ]  # fmt: skip
-
-
-@pytest.fixture
-def sqlite_panel(tmp_path: Path) -> Iterator[Panel]:
-    """The panel on SQLite only: for tests whose storage is the same on every backend."""
-    with serving_panel("sqlite", None, tmp_path) as world:
-        yield world
 
 
 def post(
@@ -159,8 +149,8 @@ def test_the_destination_form_keeps_secrets_unshown_and_refuses_bad_input(
     assert "<script>alert(1)</script>" not in hostile.text
 
 
-def test_key_pairs_uploaded_or_generated_show_only_the_public_key(sqlite_panel: Panel) -> None:
-    panel = sqlite_panel
+def test_key_pairs_uploaded_or_generated_show_only_the_public_key(panel_sqlite: Panel) -> None:
+    panel = panel_sqlite
     root = panel.login("root")
     private, public = generate_key_pair("uploaded@test")
     form = destination(kind="sftp", host="files.example.com", username="acme", path="/in",
@@ -207,9 +197,9 @@ def test_key_pairs_uploaded_or_generated_show_only_the_public_key(sqlite_panel: 
 
 
 def test_test_connection_against_sshd_ok_and_the_failing_stage(
-    sqlite_panel: Panel, sshd_peer: SshdPeer, peer_dir: Path
+    panel_sqlite: Panel, sshd_peer: SshdPeer, peer_dir: Path
 ) -> None:
-    panel = sqlite_panel
+    panel = panel_sqlite
     root = panel.login("root")
     private = sshd_peer.client_private_key.encode()
     saved = root.post(
@@ -253,9 +243,9 @@ def yesterday() -> dt.date:
 
 
 def test_send_to_the_dropbox_and_to_sshd_shows_the_deliveries(
-    sqlite_panel: Panel, sshd_peer: SshdPeer, peer_dir: Path
+    panel_sqlite: Panel, sshd_peer: SshdPeer, peer_dir: Path
 ) -> None:
-    panel = sqlite_panel
+    panel = panel_sqlite
     root = panel.login("root")
     with panel.api.db.transaction() as s:
         users.register_device(s, app_key="alpha", token="fcm-1", external_id="u1")
@@ -320,8 +310,8 @@ def test_send_to_the_dropbox_and_to_sshd_shows_the_deliveries(
     assert "is not a date" in field_error(garbage.text, "send_to")
 
 
-def test_retry_of_a_failed_delivery(sqlite_panel: Panel) -> None:
-    panel = sqlite_panel
+def test_retry_of_a_failed_delivery(panel_sqlite: Panel) -> None:
+    panel = panel_sqlite
     root = panel.login("root")
     assert post(panel, root, f"{PAGE}/destination", destination()).status_code == 303
     day = yesterday()
@@ -362,8 +352,8 @@ def test_retry_of_a_failed_delivery(sqlite_panel: Panel) -> None:
     assert post(panel, root, f"{PAGE}/deliveries/999999/retry", {}).status_code == 404
 
 
-def test_members_are_limited_per_day_and_admins_are_not(sqlite_panel: Panel) -> None:
-    panel = sqlite_panel  # the count itself is tested on PostgreSQL too (tests/integration/api)
+def test_members_are_limited_per_day_and_admins_are_not(panel_sqlite: Panel) -> None:
+    panel = panel_sqlite  # the count itself is tested on PostgreSQL too (tests/integration/api)
     root, alice = panel.login("root"), panel.login("alice")
     assert post(panel, alice, f"{PAGE}/destination", destination()).status_code == 303
     limit = panel.api.settings.export.sends_per_day
@@ -386,8 +376,8 @@ def test_members_are_limited_per_day_and_admins_are_not(sqlite_panel: Panel) -> 
     assert runs.count(str(ExportTrigger.SEND)) == limit + 1
 
 
-def test_history_pages_with_the_cursor(sqlite_panel: Panel) -> None:
-    panel = sqlite_panel
+def test_history_pages_with_the_cursor(panel_sqlite: Panel) -> None:
+    panel = panel_sqlite
     root = panel.login("root")
     with panel.api.db.transaction() as s:
         run = exports.start_run(
@@ -412,8 +402,8 @@ def test_history_pages_with_the_cursor(sqlite_panel: Panel) -> None:
     assert root.get(f"{PAGE}?before=abc").status_code == 422
 
 
-def test_alert_contacts_are_edited_and_the_webhook_never_shown_whole(sqlite_panel: Panel) -> None:
-    panel = sqlite_panel
+def test_alert_contacts_are_edited_and_the_webhook_never_shown_whole(panel_sqlite: Panel) -> None:
+    panel = panel_sqlite
     alice = panel.login("alice")
     hook = "https://user:hook-pass@hooks.example:8443/alerts?token=tok-SECRET-1"
     saved = post(

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from ftpush.crypto import session_secret
@@ -27,8 +25,8 @@ from ftpush.pipeline.imports import ImportProcessor
 from ftpush.storage import imports, ledger, users
 from ftpush.storage.tables import PanelUser
 from ftpush.web.panel import security
+from tests.integration.panel.browser import log_in, shot
 from tests.integration.panel.conftest import COOKIE, Panel, csrf_of, serving_panel
-from tests.integration.panel.test_browser import log_in, shot
 
 PUSH_FILE = (
     b"ExternalID;Text;Deeplink\n"
@@ -285,21 +283,6 @@ def test_hostile_file_names_are_escaped_and_still_downloadable(panel: Panel) -> 
 
 
 # --- in a browser ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """Debian's chromium by its path, as in test_browser.py (skipped, saying why, without)."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True)
-        except PlaywrightError as exc:
-            pytest.skip(f"chromium ({executable}) cannot be started: {exc.message}")
-        yield browser
-        browser.close()
 
 
 def in_a_thread(work: Callable[[], object]) -> None:
