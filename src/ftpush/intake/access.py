@@ -41,6 +41,7 @@ from ftpush.config import Settings
 from ftpush.crypto import hash_password, verify_password
 from ftpush.errors import PermissionDenied
 from ftpush.storage import Database, accounts
+from ftpush.storage.types import utcnow
 
 log = logging.getLogger("ftpush.intake.access")
 
@@ -270,6 +271,8 @@ class Gatekeeper:
             self._count_failure(username, address, reason or "unknown user")
             raise AccessDenied(reason or "unknown user")
         self.bans.record_success(address)
+        with self._db.transaction() as session:
+            accounts.record_login(session, login.account_id, now=utcnow())
         log.info("login %s (app %s) from %s over %s", username, login.app_key, address, protocol)
         return Principal(
             username=login.username,

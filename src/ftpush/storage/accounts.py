@@ -17,7 +17,7 @@ import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ftpush.crypto import generate_password, hash_password, ssh_public_key_fingerprint
@@ -262,6 +262,23 @@ class LoginRecord:
     app_ftp_enabled: bool
     networks: list[IpNetwork]
     key_fingerprints: list[str]
+
+
+def record_login(
+    session: Session, account_id: int, *, now: dt.datetime, every: float = 60.0
+) -> None:
+    """Note a successful login as the account's last; at most one write per ``every``
+    seconds, so a client that logs in for each file does not write each time."""
+    session.execute(
+        update(FtpAccount)
+        .where(
+            FtpAccount.id == account_id,
+            (FtpAccount.last_login_at.is_(None))
+            | (FtpAccount.last_login_at < now - dt.timedelta(seconds=every)),
+        )
+        .values(last_login_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def login_record(session: Session, username: str) -> LoginRecord | None:

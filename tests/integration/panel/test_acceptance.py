@@ -344,7 +344,7 @@ def test_the_acceptance_journey_of_the_panel(
             expect(tab).to_have_url(re.compile(r"/apps/shop/accounts$"))
             account = tab.get_by_role("row", name=re.compile("acme"))
             expect(account).to_contain_text("127.0.0.1/32")
-            # Its Last login stays "—" after the sftp login: the xfail test below.
+            expect(account).not_to_contain_text("—")  # its last login: the sftp upload
             tab.goto("/apps")
             expect(tab.get_by_role("link", name="shop", exact=True)).to_be_visible()
             assert tab.get_by_role("link", name="other", exact=True).count() == 0
@@ -374,13 +374,6 @@ def test_the_acceptance_journey_of_the_panel(
             admin.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="product bug: a successful SFTP/FTPS login never sets ftp_accounts.last_login_at "
-    "(Gatekeeper._admit in src/ftpush/intake/access.py only logs it), so the panel's "
-    "'Last login' of an FTP account always reads '—'",
-)
 def test_an_sftp_login_shows_as_the_accounts_last_login(chromium: Browser, tmp_path: Path) -> None:
     data = tmp_path / "data"
     cli = Ftpush(data)
