@@ -17,6 +17,7 @@ import pytest
 
 from ftpush.config import load_settings
 from ftpush.storage import Database, imports
+from ftpush.storage.tables import ImportFile
 from tests.conftest import SAMPLES
 from tests.integration.cli.conftest import Ftpush
 
@@ -79,7 +80,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     assert proc.returncode == 0
 
 
-def _recorded(data: Path, count: int) -> list[imports.ImportFile]:
+def _recorded(data: Path, count: int) -> list[ImportFile]:
     settings = load_settings(data_dir=data, environ={})
     db = Database.open(settings)
     try:
