@@ -92,6 +92,12 @@ def _kill_at_random(
     return kills
 
 
+# 200,000 messages with five kills take 3.5-5 min on a 2-core machine; the suite's 300 s
+# default would cut the run short of its own 600 s wait for the campaign.
+KILL_TIMEOUT = pytest.mark.timeout(720)
+
+
+@KILL_TIMEOUT
 def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight(
     tmp_path: Path, peer: PushPeer
 ) -> None:
@@ -112,6 +118,7 @@ def test_sigkilled_workers_lose_nothing_and_repeat_only_in_flight(
     _check(report, len(kills))
 
 
+@KILL_TIMEOUT
 @pytest.mark.postgres
 def test_two_workers_on_postgresql_and_redis_one_killed(
     tmp_path: Path, peer: PushPeer, pg_server: PgServer | None
