@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Annotated
 
@@ -102,20 +103,5 @@ def retry(caller: AppCaller, db: Db, settings: AppSettings, delivery_id: Deliver
 
 
 def _out(delivery: ExportDelivery, run: ExportRun) -> DeliveryOut:
-    return DeliveryOut(
-        id=delivery.id,
-        run_id=run.id,
-        trigger=str(run.trigger),
-        window_start=run.window_start,
-        window_end=run.window_end,
-        report=delivery.report,
-        file_name=delivery.file_name,
-        destination=delivery.destination,
-        rows=delivery.rows,
-        bytes=delivery.bytes,
-        sha256=delivery.sha256,
-        status=str(delivery.status),
-        attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at,
-        error=delivery.error,
-    )
+    """The API's view of a delivery: the shared record, without its timestamps of creation."""
+    return DeliveryOut.model_validate(dataclasses.asdict(exports.delivery_record(delivery, run)))
