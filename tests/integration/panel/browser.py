@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import REPO
+from tests.peers.sshd import SshdPeer
 
 ARTIFACTS = Path(os.environ.get("FTPUSH_TEST_ARTIFACTS") or REPO / "test-artifacts") / "panel"
 
@@ -52,3 +53,20 @@ def log_in(page: Page, user: str) -> None:
     page.get_by_label("Username").fill(user)
     page.get_by_label("Password").fill(USERS[user][0])
     page.get_by_role("button", name="Log in").click()
+
+
+def save_sftp_destination_with_a_new_key(page: Page, peer: SshdPeer, folder: Path) -> str:
+    """Fill the Export page's destination form for ``peer`` (a generated key pair, its host
+    key pinned, csv with ``;``), save it, and return the public key the page shows."""
+    form = page.locator("#destination-form")
+    form.get_by_label("SFTP server").check()
+    form.get_by_label("Host", exact=True).fill(peer.host)
+    form.get_by_label("Port", exact=True).fill(str(peer.port))
+    form.get_by_label("Username", exact=True).fill(peer.user.name)
+    form.get_by_label("Folder", exact=True).fill(str(folder))
+    form.get_by_label("Generate a new key pair").check()
+    form.get_by_label("Pinned host key fingerprint").fill(peer.host_key_fingerprint)
+    form.get_by_label("csv", exact=True).check()
+    form.get_by_label("CSV delimiter").select_option(";")
+    form.get_by_role("button", name="Save destination").click()
+    return page.locator("#public-key").inner_text().strip()

@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.integration.cli.conftest import Ftpush
 from tests.integration.cli.test_serve_intake import FTPUSH, Served
-from tests.integration.panel.browser import shot
+from tests.integration.panel.browser import save_sftp_destination_with_a_new_key, shot
 from tests.peers.sshd import SshdPeer
 
 pytestmark = pytest.mark.slow
@@ -269,19 +269,8 @@ def test_the_acceptance_journey_of_the_panel(
                 "link", name="Export"
             ).click()
             expect(page.get_by_role("heading", name="Export", exact=True)).to_be_visible()
-            form = page.locator("#destination-form")
-            form.get_by_label("SFTP server").check()
-            form.get_by_label("Host", exact=True).fill(sshd_peer.host)
-            form.get_by_label("Port", exact=True).fill(str(sshd_peer.port))
-            form.get_by_label("Username", exact=True).fill(sshd_peer.user.name)
-            form.get_by_label("Folder", exact=True).fill(str(peer_dir))
-            form.get_by_label("Generate a new key pair").check()
-            form.get_by_label("Pinned host key fingerprint").fill(sshd_peer.host_key_fingerprint)
-            form.get_by_label("csv", exact=True).check()
-            form.get_by_label("CSV delimiter").select_option(";")
-            form.get_by_role("button", name="Save destination").click()
+            export_key = save_sftp_destination_with_a_new_key(page, sshd_peer, peer_dir)
             expect(page.get_by_role("status").first).to_contain_text("Saved: the reports of shop")
-            export_key = page.locator("#public-key").inner_text().strip()
             assert export_key.startswith("ssh-ed25519 "), export_key
             assert "PRIVATE" not in page.content()
             shot(page, "acceptance-08-export-key-pair")

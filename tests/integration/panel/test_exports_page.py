@@ -18,7 +18,7 @@ from ftpush.models import DeliveryStatus, ExportTrigger
 from ftpush.remote.keys import generate_key_pair
 from ftpush.storage import apps, exports, users
 from ftpush.storage.remotes import credentials
-from tests.integration.panel.browser import log_in, shot
+from tests.integration.panel.browser import log_in, save_sftp_destination_with_a_new_key, shot
 from tests.integration.panel.conftest import Panel, serving_panel
 from tests.peers.sshd import SshdPeer
 
@@ -496,19 +496,8 @@ def test_an_admin_configures_an_export_to_sshd_tests_it_and_sends(
             expect(page.get_by_role("heading", name="Export", exact=True)).to_be_visible()
             shot(page, "export-01-empty")
 
-            form = page.locator("#destination-form")
-            form.get_by_label("SFTP server").check()
-            form.get_by_label("Host", exact=True).fill(sshd_peer.host)
-            form.get_by_label("Port", exact=True).fill(str(sshd_peer.port))
-            form.get_by_label("Username", exact=True).fill(sshd_peer.user.name)
-            form.get_by_label("Folder", exact=True).fill(str(peer_dir))
-            form.get_by_label("Generate a new key pair").check()
-            form.get_by_label("Pinned host key fingerprint").fill(sshd_peer.host_key_fingerprint)
-            form.get_by_label("csv", exact=True).check()
-            form.get_by_label("CSV delimiter").select_option(";")
-            form.get_by_role("button", name="Save destination").click()
+            public = save_sftp_destination_with_a_new_key(page, sshd_peer, peer_dir)
             expect(page.get_by_role("status").first).to_contain_text("Saved: the reports of alpha")
-            public = page.locator("#public-key").inner_text().strip()
             assert public.startswith("ssh-ed25519 ")
             assert public.endswith(" ftpush export alpha")
             assert "PRIVATE" not in page.content()
